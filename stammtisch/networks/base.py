@@ -1,0 +1,138 @@
+"""The connector contract every network implements (DESIGN.md "Connector contract").
+
+A connector never decides policy: it performs one call and reports what happened. The publisher
+decides what to do with a `NetworkError` from its flags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from stammtisch.networks.models import Channel
+
+
+class NetworkError(Exception):
+    """A failed call. `permanent`: retrying cannot help. `auth`: the channel must be reconnected.
+    `retry_after`: seconds the network asked us to wait. `outcome_unknown`: the request may have
+    reached the network (timeout after sending, reset); never retry blindly, ask `find_published`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        auth: bool = False,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or auth
+        self.auth = auth
+        self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Something that exists on the network: a post, a reply, a comment."""
+
+    id: str
+    url: str = ""
+    published_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    path: str
+    content_type: str
+    alt_text: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to publish on one channel: the channel's variant text, media and link."""
+
+    text: str
+    media: tuple[MediaItem, ...] = ()
+    link: str = ""
+    first_comment: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One piece of activity on a channel, as the network reports it.
+
+    kind: view, like, share, comment, mention, message, follow, unfollow, click, reply.
+    `remote_id` is unique per channel and kind, so an event seen twice is stored once.
+    """
+
+    kind: str
+    remote_id: str
+    occurred_at: dt.datetime
+    author_id: str = ""
+    author_handle: str = ""
+    author_name: str = ""
+    author_language: str = ""
+    text: str = ""
+    in_reply_to: str = ""  # remote id of the post or comment this answers
+    post_remote_id: str = ""  # the channel's own post this belongs to
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    remote_id: str
+    observed_at: dt.datetime
+    values: dict[str, int]
+
+
+Cursor = dict[str, Any]
+Credentials = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextRules:
+    """Length and media limits of a network (the publishing issue fills in every network)."""
+
+    max_length: int
+    counting: str = "characters"  # characters, graphemes, twitter
+    url_length: int | None = None
+    max_hashtags: int | None = None
+    max_media: int = 4
+    media_required: bool = False
+    caption_max_length: int | None = None
+
+
+class Network:
+    """Base class. Subclasses set the class attributes and implement every method."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    rules: ClassVar[TextRules]
+    supports_first_comment: ClassVar[bool] = False
+    assisted: ClassVar[bool] = False  # Xing: we prepare, the user posts and pastes the URL back
+
+    def publish(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
+        raise NotImplementedError
+
+    def find_published(self, channel: Channel, idempotency_key: str, since: dt.datetime) -> Remote | None:
+        raise NotImplementedError
+
+    def reply(self, channel: Channel, to: Remote, text: str, idempotency_key: str) -> Remote:
+        raise NotImplementedError
+
+    def delete(self, channel: Channel, remote: Remote) -> None:
+        raise NotImplementedError
+
+    def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
+        raise NotImplementedError
+
+    def fetch_metrics(self, channel: Channel, remotes: list[Remote]) -> list[Metric]:
+        raise NotImplementedError
+
+    def refresh_credentials(self, channel: Channel) -> Credentials:
+        raise NotImplementedError

@@ -1,0 +1,41 @@
+"""The one place that maps a network key to its connector. Connectors are imported lazily."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch.networks.base import Network
+
+# key: (label, dotted path of the connector class). Adding a network starts here (CONTRIBUTING.md).
+CONNECTORS: dict[str, tuple[str, str]] = {
+    "sandbox": (_("Sandbox"), "stammtisch.networks.sandbox.connector.SandboxNetwork"),
+}
+
+
+class UnknownNetwork(KeyError):
+    pass
+
+
+@cache
+def _load(path: str) -> type[Network]:
+    cls: type[Network] = import_string(path)
+    return cls
+
+
+def get_network(key: str) -> Network:
+    """The connector for `key`; raises UnknownNetwork for unknown or switched-off networks."""
+    if key not in CONNECTORS or not settings.NETWORKS_ENABLED.get(key, False):
+        raise UnknownNetwork(key)
+    return _load(CONNECTORS[key][1])()
+
+
+def enabled_keys() -> list[str]:
+    return [key for key in CONNECTORS if settings.NETWORKS_ENABLED.get(key, False)]
+
+
+def network_choices() -> list[tuple[str, str]]:
+    return [(key, str(label)) for key, (label, _path) in CONNECTORS.items()]

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch.core.models import Workspace
+from stammtisch.networks.models import Channel
+
+
+class Post(models.Model):
+    """A piece of content for one or more channels. Each channel gets a Delivery."""
+
+    class Purpose(models.TextChoices):
+        VALUE = "value", _("Value content")
+        PROMOTION = "promotion", _("Promotion")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        PUBLISHING = "publishing", _("Publishing")
+        PUBLISHED = "published", _("Published")
+        PARTIAL = "partial", _("Partly published")
+        FAILED = "failed", _("Failed")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("text"))
+    link = models.URLField(_("link"), blank=True, max_length=2000)
+    pillar = models.CharField(_("content pillar"), max_length=60, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.VALUE)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-scheduled_at", "-created_at"]
+        indexes = [models.Index(fields=["workspace", "scheduled_at"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Delivery(models.Model):
+    """One post on one channel, with the publisher's state machine (docs/publishing.md)."""
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        PUBLISHING = "publishing", _("Publishing")
+        PUBLISHED = "published", _("Published")
+        RETRY_WAIT = "retry_wait", _("Waiting to retry")
+        UNKNOWN = "unknown", _("Outcome unknown, checking")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    text = models.TextField(_("text for this channel"))
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SCHEDULED)
+    due_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    remote_id = models.CharField(max_length=200, blank=True)
+    remote_url = models.URLField(max_length=500, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_delivery_per_channel")]
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} on {self.channel_id}: {self.state}"
+
+
+class DeliveryAttempt(models.Model):
+    """Recorded before every network call, completed after it."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    worker = models.CharField(max_length=64)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]

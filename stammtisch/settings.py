@@ -1,0 +1,213 @@
+"""Django settings for Stammtisch. Every value comes from the environment; see .env.example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch import __version__
+from stammtisch.core.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    generated_secret,
+)
+
+STAMMTISCH_VERSION = __version__
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("STAMMTISCH_DATA_DIR", str(BASE_DIR.parent / "var"))).resolve()
+
+DEBUG = env_bool("STAMMTISCH_DEBUG", False)
+SECRET_KEY = env_secret("SECRET_KEY") or generated_secret(DATA_DIR / "secret_key")
+if len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
+# Keys for credentials at rest (Fernet, comma-separated; the first encrypts, all decrypt).
+ENCRYPTION_KEYS = env_list(
+    "STAMMTISCH_ENCRYPTION_KEYS",
+    [env_secret("STAMMTISCH_ENCRYPTION_KEY") or generated_secret(DATA_DIR / "encryption_key")],
+)
+
+BASE_URL = env_str("STAMMTISCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_BASE_URL must start with http:// or https://.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [BASE_URL])
+
+SECURE = env_bool("STAMMTISCH_SECURE", False)
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_SSL_REDIRECT = SECURE and env_bool("STAMMTISCH_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("STAMMTISCH_HSTS_SECONDS", 31536000 if SECURE else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0 and env_bool("STAMMTISCH_HSTS_PRELOAD", False)
+if env_bool("STAMMTISCH_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("STAMMTISCH_SESSION_DAYS", 14, minimum=1) * 86400
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "stammtisch.core",
+    "stammtisch.accounts",
+    "stammtisch.networks",
+    "stammtisch.networks.sandbox",
+    "stammtisch.publishing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "stammtisch.accounts.middleware.AccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "stammtisch.urls"
+WSGI_APPLICATION = "stammtisch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "stammtisch.core.context_processors.stammtisch",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'stammtisch.sqlite3'}")
+try:
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+except Exception as exc:  # dj-database-url raises several types for a bad URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["CONN_MAX_AGE"] = 0
+    _database["OPTIONS"] = {
+        # WAL lets the web server read while the worker writes; IMMEDIATE avoids upgrade deadlocks.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    if _database["NAME"] not in ("", ":memory:"):
+        Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif _database["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgres:// URL.")
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "stammtisch",
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+SIGNUP_ENABLED = env_bool("STAMMTISCH_SIGNUP_ENABLED", True)
+LOGIN_FAILURE_LIMIT = env_int("STAMMTISCH_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("STAMMTISCH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+INVITATION_DAYS = env_int("STAMMTISCH_INVITATION_DAYS", 7, minimum=1, maximum=90)
+
+LANGUAGE_CODE = env_choice("STAMMTISCH_LANGUAGE", "de", ["de", "en"])
+LANGUAGES = [("de", _("German")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "stammtisch_language"
+TIME_ZONE = env_str("STAMMTISCH_TIME_ZONE", "Europe/Berlin")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"STAMMTISCH_TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("STAMMTISCH_MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MAX_UPLOAD_MB = env_int("STAMMTISCH_MAX_UPLOAD_MB", 50, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+EMAIL_MODE = env_choice("STAMMTISCH_EMAIL", "console", ["console", "smtp"])
+if EMAIL_MODE == "smtp":
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stammtisch <stammtisch@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Networks: one switch each (STAMMTISCH_<NETWORK>_ENABLED).
+NETWORKS_ENABLED = {
+    "sandbox": env_bool("STAMMTISCH_SANDBOX_ENABLED", True),
+}
+SANDBOX_FAULT_RATE = env_float("STAMMTISCH_SANDBOX_FAULT_RATE", 0.0, minimum=0.0, maximum=1.0)
+SANDBOX_SEED = env_int("STAMMTISCH_SANDBOX_SEED", 2026)
+
+HTTP_TIMEOUT_SECONDS = env_float("STAMMTISCH_HTTP_TIMEOUT", 20.0, minimum=1.0, maximum=300.0)
+# Allow private addresses for user-given URLs (only for a closed intranet; off by default).
+HTTP_ALLOW_PRIVATE = env_bool("STAMMTISCH_HTTP_ALLOW_PRIVATE", False)
+
+LOG_LEVEL = env_choice("STAMMTISCH_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
