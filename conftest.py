@@ -72,5 +72,51 @@ def alice_client(cast: Cast) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _test_settings(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Hashing with a million PBKDF2 rounds for every persona would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page(live_server, tmp_path):  # type: ignore[no-untyped-def]
+    """A Playwright page in Debian's headless Chromium (never a downloaded browser).
+
+    Skipped when Chromium is missing, unless STAMMTISCH_REQUIRE_BROWSER=1 (set by .ci/run).
+    """
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("STAMMTISCH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and STAMMTISCH_REQUIRE_BROWSER=1 (apt-get install chromium)")
+        pytest.skip(f"browser test skipped: {CHROMIUM} is missing (apt-get install chromium)")
+    # Playwright's sync API runs an event loop; Django's ORM refuses to run beside one unless told.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

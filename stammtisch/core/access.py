@@ -15,8 +15,10 @@ from typing import Any, TypeVar, cast
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from stammtisch.core.models import Membership, Workspace
+from stammtisch.core.models import Invitation, Membership, Workspace
 from stammtisch.core.roles import Perm
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -72,10 +74,30 @@ def workspace_view(perm: str = Perm.VIEW) -> Callable[[View], View]:
             request.membership = membership  # type: ignore[attr-defined]
             request.workspace = membership.workspace  # type: ignore[attr-defined]
             request.session["workspace"] = slug
-            return view(request, *args, **kwargs)
+            # Times on every workspace page are shown (and typed) in the workspace's zone.
+            with timezone.override(membership.workspace.tz):
+                return view(request, *args, **kwargs)
 
         guarded = login_required(wrapped)
         _mark(guarded, "workspace", perm)
         return cast(View, guarded)
 
     return decorator
+
+
+def get_membership_for_member(request: HttpRequest, membership_id: int) -> Membership:
+    """A membership of the request's workspace (resolved by `workspace_view`); 404 otherwise."""
+    return get_object_or_404(
+        Membership.objects.select_related("user", "workspace"),
+        pk=membership_id,
+        workspace=request.workspace,  # type: ignore[attr-defined]
+    )
+
+
+def get_invitation_for_member(request: HttpRequest, invitation_id: int) -> Invitation:
+    """An invitation of the request's workspace (resolved by `workspace_view`); 404 otherwise."""
+    return get_object_or_404(
+        Invitation.objects.select_related("workspace", "invited_by"),
+        pk=invitation_id,
+        workspace=request.workspace,  # type: ignore[attr-defined]
+    )

@@ -1,17 +1,35 @@
-"""Writes in the core domain. Every write records an audit event."""
+"""Writes in the core domain. Every write records an audit event.
+
+Actions check the actor's role themselves (defence in depth: views check too). A refusal the user
+should read (the last owner cannot leave, ...) is an `ActionError` with a translated message; a
+missing permission is `PermissionDenied` (403).
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from stammtisch.core.models import AuditEvent, Membership, Workspace
-from stammtisch.core.roles import Role
+from stammtisch.core.models import AuditEvent, Invitation, Membership, Workspace, hash_token
+from stammtisch.core.roles import Perm, Role
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,6 +40,8 @@ class Actor:
     ip: str | None = None
     user_agent: str = ""
     label: str = ""
+    # The system and the CLI act without a membership; requests never do.
+    trusted: bool = False
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Actor:
@@ -35,7 +55,55 @@ class Actor:
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
-        return cls(user=None, label=label)
+        return cls(user=None, label=label, trusted=True)
+
+
+class ActionError(Exception):
+    """A write refused for a reason the user should read; `message` is translated."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Human names of audit actions (the log shows the code for actions not listed here).
+AUDIT_ACTIONS: dict[str, Any] = {
+    "workspace.create": gettext_lazy("Workspace created"),
+    "workspace.update": gettext_lazy("Settings changed"),
+    "member.role_change": gettext_lazy("Role changed"),
+    "member.remove": gettext_lazy("Member removed"),
+    "member.leave": gettext_lazy("Member left"),
+    "invitation.create": gettext_lazy("Invitation sent"),
+    "invitation.resend": gettext_lazy("Invitation sent again"),
+    "invitation.revoke": gettext_lazy("Invitation revoked"),
+    "invitation.accept": gettext_lazy("Invitation accepted"),
+    "channel.connect": gettext_lazy("Channel connected"),
+    "channel.disconnect": gettext_lazy("Channel disconnected"),
+}
+
+
+def audit_action_label(action: str) -> str:
+    return str(AUDIT_ACTIONS.get(action, action))
+
+
+def actor_membership(actor: Actor, workspace: Workspace) -> Membership | None:
+    if actor.user is None or actor.user.pk is None:
+        return None
+    return Membership.objects.filter(user_id=actor.user.pk, workspace=workspace).first()
+
+
+def require_perm(actor: Actor, workspace: Workspace, perm: str) -> Membership | None:
+    """The actor's membership if it grants `perm`; trusted actors (system, CLI) pass with None."""
+    if actor.trusted:
+        return actor_membership(actor, workspace)
+    membership = actor_membership(actor, workspace)
+    if membership is None or not membership.can(perm):
+        raise PermissionDenied
+    return membership
+
+
+def _is_owner_actor(actor: Actor, membership: Membership | None) -> bool:
+    return actor.trusted if membership is None else membership.can(Perm.OWN)
 
 
 def audit(
@@ -86,3 +154,310 @@ def do_create_workspace(
     Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)
     audit(actor, "workspace.create", workspace=workspace, obj=workspace, summary=name)
     return workspace
+
+
+# --- Settings -------------------------------------------------------------------------------
+
+
+def do_update_workspace(
+    actor: Actor,
+    workspace: Workspace,
+    *,
+    name: str,
+    time_zone: str,
+    language: str,
+    logo: UploadedFile | None = None,
+    remove_logo: bool = False,
+) -> list[str]:
+    """Change the workspace's settings; returns the names of the fields that changed."""
+    require_perm(actor, workspace, Perm.MANAGE)
+    changes: dict[str, list[str]] = {}
+    for field, value in (("name", name), ("time_zone", time_zone), ("language", language)):
+        old = getattr(workspace, field)
+        if old != value:
+            changes[field] = [old, value]
+            setattr(workspace, field, value)
+    old_logo = workspace.logo.name if workspace.logo else ""
+    if logo is not None:
+        workspace.logo.save(logo.name or "logo.png", logo, save=False)
+        changes["logo"] = ["replaced" if old_logo else "", "uploaded"]
+    elif remove_logo and old_logo:
+        workspace.logo = ""  # type: ignore[assignment]
+        changes["logo"] = ["removed", ""]
+    if not changes:
+        return []
+    with transaction.atomic():
+        workspace.save()
+        audit(
+            actor,
+            "workspace.update",
+            workspace=workspace,
+            obj=workspace,
+            summary=", ".join(changes),
+            data={"changes": changes},
+        )
+    if "logo" in changes and old_logo:
+        workspace.logo.storage.delete(old_logo)
+    return list(changes)
+
+
+# --- Members --------------------------------------------------------------------------------
+
+
+def _other_owners_exist(membership: Membership) -> bool:
+    """Locks the workspace's owner rows, so two owners cannot demote each other at once."""
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(workspace_id=membership.workspace_id, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    return any(pk != membership.pk for pk in owners)
+
+
+@transaction.atomic
+def do_change_role(actor: Actor, membership: Membership, role: str) -> Membership:
+    workspace = membership.workspace
+    mine = require_perm(actor, workspace, Perm.MANAGE)
+    if role not in Role.values:
+        raise ActionError(_("Please choose one of the roles."))
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    old = membership.role
+    if old == role:
+        return membership
+    if Role.OWNER in (old, role) and not _is_owner_actor(actor, mine):
+        raise ActionError(_("Only an owner can make someone an owner or change an owner's role."))
+    if old == Role.OWNER and not _other_owners_exist(membership):
+        raise ActionError(
+            _("%(name)s is the last owner. Make someone else an owner first.")
+            % {"name": member_name(membership.user)}
+        )
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit(
+        actor,
+        "member.role_change",
+        workspace=workspace,
+        obj=membership,
+        summary=f"{membership.user.get_username()}: {old} → {role}",
+        data={"user": membership.user.get_username(), "from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def do_remove_member(actor: Actor, membership: Membership) -> None:
+    workspace = membership.workspace
+    mine = require_perm(actor, workspace, Perm.MANAGE)
+    if mine is not None and mine.pk == membership.pk:
+        raise ActionError(_("To leave the workspace yourself, use “Leave workspace”."))
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    if membership.role == Role.OWNER:
+        if not _is_owner_actor(actor, mine):
+            raise ActionError(_("Only an owner can remove an owner."))
+        if not _other_owners_exist(membership):
+            raise ActionError(_("The last owner cannot be removed."))
+    username = membership.user.get_username()
+    audit(
+        actor,
+        "member.remove",
+        workspace=workspace,
+        obj=membership,
+        summary=username,
+        data={"user": username, "role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def do_leave_workspace(actor: Actor, workspace: Workspace) -> None:
+    membership = actor_membership(actor, workspace)
+    if membership is None:
+        raise PermissionDenied
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and not _other_owners_exist(membership):
+        raise ActionError(
+            _("You are the last owner of this workspace. Make someone else an owner before you leave.")
+        )
+    audit(
+        actor,
+        "member.leave",
+        workspace=workspace,
+        obj=membership,
+        summary=actor.label,
+        data={"role": membership.role},
+    )
+    membership.delete()
+
+
+def member_name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+# --- Invitations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationSent:
+    """The result of inviting: the link is only known now (only its hash is stored)."""
+
+    invitation: Invitation
+    url: str
+    mailed: bool
+
+
+def invitation_url(token: str) -> str:
+    return settings.BASE_URL + reverse("core:invitation_accept", kwargs={"token": token})
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def _check_role_to_offer(actor: Actor, mine: Membership | None, role: str) -> None:
+    if role not in Role.values:
+        raise ActionError(_("Please choose one of the roles."))
+    if role == Role.OWNER and not _is_owner_actor(actor, mine):
+        raise ActionError(_("Only an owner can invite another owner."))
+
+
+def send_invitation_email(actor: Actor, invitation: Invitation, url: str) -> bool:
+    """Send the link in the workspace's language; False (and logged) when sending failed."""
+    inviter = member_name(actor.user) or actor.label
+    with translation.override(invitation.workspace.language), timezone.override(invitation.workspace.tz):
+        context = {
+            "invitation": invitation,
+            "workspace": invitation.workspace,
+            "inviter": inviter,
+            "role": invitation.get_role_display(),
+            "url": url,
+            "expires_at": invitation.expires_at,
+        }
+        subject = _("%(inviter)s invites you to %(workspace)s on Stammtisch") % {
+            "inviter": inviter,
+            "workspace": invitation.workspace.name,
+        }
+        body = render_to_string("core/email/invitation.txt", context)
+    try:
+        send_mail(subject, body, None, [invitation.email])
+    except Exception:  # SMTP down or misconfigured: the inviter still gets the link to share
+        logger.exception("Could not send the invitation e-mail for invitation %s", invitation.pk)
+        return False
+    return True
+
+
+def do_invite(actor: Actor, workspace: Workspace, *, email: str, role: str) -> InvitationSent:
+    """Invite `email` with `role`; replaces an open invitation to the same address."""
+    email = email.strip()
+    token, token_hash = _new_token()
+    with transaction.atomic():
+        mine = require_perm(actor, workspace, Perm.MANAGE)
+        _check_role_to_offer(actor, mine, role)
+        if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+            raise ActionError(_("%(email)s is already a member of this workspace.") % {"email": email})
+        now = timezone.now()
+        replaced = Invitation.objects.filter(
+            workspace=workspace, email__iexact=email, accepted_at=None, revoked_at=None
+        ).update(revoked_at=now)
+        invitation = Invitation.objects.create(
+            workspace=workspace,
+            email=email,
+            role=role,
+            token_hash=token_hash,
+            invited_by=actor.user if actor.user is not None and actor.user.pk else None,
+            created_at=now,
+            expires_at=now + timezone.timedelta(days=settings.INVITATION_DAYS),
+        )
+        audit(
+            actor,
+            "invitation.create",
+            workspace=workspace,
+            obj=invitation,
+            summary=f"{email} ({role})",
+            data={"email": email, "role": role, "replaced": replaced},
+        )
+    url = invitation_url(token)
+    return InvitationSent(invitation, url, send_invitation_email(actor, invitation, url))
+
+
+def do_resend_invitation(actor: Actor, invitation: Invitation) -> InvitationSent:
+    """A new link (the old one stops working) with a fresh expiry, sent again."""
+    token, token_hash = _new_token()
+    with transaction.atomic():
+        mine = require_perm(actor, invitation.workspace, Perm.MANAGE)
+        invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+        _check_role_to_offer(actor, mine, invitation.role)
+        if invitation.accepted_at is not None:
+            raise ActionError(_("This invitation has already been accepted."))
+        if invitation.revoked_at is not None:
+            raise ActionError(_("This invitation was revoked. Invite the person again instead."))
+        invitation.token_hash = token_hash
+        invitation.expires_at = timezone.now() + timezone.timedelta(days=settings.INVITATION_DAYS)
+        if actor.user is not None and actor.user.pk:
+            invitation.invited_by = actor.user  # type: ignore[assignment]
+        invitation.save(update_fields=["token_hash", "expires_at", "invited_by"])
+        audit(
+            actor,
+            "invitation.resend",
+            workspace=invitation.workspace,
+            obj=invitation,
+            summary=invitation.email,
+            data={"email": invitation.email, "role": invitation.role},
+        )
+    url = invitation_url(token)
+    return InvitationSent(invitation, url, send_invitation_email(actor, invitation, url))
+
+
+@transaction.atomic
+def do_revoke_invitation(actor: Actor, invitation: Invitation) -> Invitation:
+    require_perm(actor, invitation.workspace, Perm.MANAGE)
+    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ActionError(_("This invitation has already been accepted; remove the member instead."))
+    if invitation.revoked_at is not None:
+        return invitation
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit(
+        actor,
+        "invitation.revoke",
+        workspace=invitation.workspace,
+        obj=invitation,
+        summary=invitation.email,
+        data={"email": invitation.email, "role": invitation.role},
+    )
+    return invitation
+
+
+@transaction.atomic
+def do_accept_invitation(actor: Actor, invitation: Invitation) -> Membership:
+    """The signed-in actor joins the workspace with the invitation's role."""
+    if actor.user is None or actor.user.pk is None:
+        raise PermissionDenied
+    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    status = invitation.status
+    if status != "open":
+        raise ActionError(INVITATION_PROBLEMS[status])
+    workspace = invitation.workspace
+    if actor_membership(actor, workspace) is not None:
+        raise ActionError(_("You are already a member of %(workspace)s.") % {"workspace": workspace.name})
+    membership = Membership.objects.create(user=actor.user, workspace=workspace, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = actor.user  # type: ignore[assignment]
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit(
+        actor,
+        "invitation.accept",
+        workspace=workspace,
+        obj=membership,
+        summary=f"{actor.user.get_username()} ({invitation.role})",
+        data={"invited_email": invitation.email, "role": invitation.role, "invitation": invitation.pk},
+    )
+    return membership
+
+
+INVITATION_PROBLEMS: dict[str, Any] = {
+    "accepted": gettext_lazy("This invitation has already been used."),
+    "revoked": gettext_lazy("This invitation was revoked."),
+    "expired": gettext_lazy("This invitation has expired."),
+}

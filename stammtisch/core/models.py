@@ -103,6 +103,17 @@ class Invitation(models.Model):
     def is_open(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and not self.is_expired
 
+    @property
+    def status(self) -> str:
+        """One of "accepted", "revoked", "expired", "open" (in that order of precedence)."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.is_expired:
+            return "expired"
+        return "open"
+
 
 class AuditEvent(models.Model):
     """Every write: who, what, when, from where. Readable by workspace admins."""

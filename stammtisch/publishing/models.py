@@ -25,6 +25,7 @@ class Post(models.Model):
         PUBLISHED = "published", _("Published")
         PARTIAL = "partial", _("Partly published")
         FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -46,7 +47,11 @@ class Post(models.Model):
 
 
 class Delivery(models.Model):
-    """One post on one channel, with the publisher's state machine (docs/publishing.md)."""
+    """One post on one channel, with the publisher's state machine (docs/publishing.md).
+
+    `due_at` is null while the post is a draft; the publisher claims rows whose `due_at` has come
+    (see `stammtisch.publishing.publisher`).
+    """
 
     class State(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
@@ -81,9 +86,18 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """Recorded before every network call, completed after it."""
+    """Recorded before every network call, completed after it.
+
+    `kind` is `publish` (the call that may create the post) or `check` (asking the network
+    whether an earlier attempt of unknown outcome went through, `find_published`).
+    """
+
+    class Kind(models.TextChoices):
+        PUBLISH = "publish", _("Publish")
+        CHECK = "check", _("Check")
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUBLISH)
     worker = models.CharField(max_length=64)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,160 @@
+"""Every URL pattern of the project, requested as every role, as charlie and anonymously.
+
+Patterns are discovered from the URL resolver, so a new URL is covered without anyone adding it
+here. Each view must carry an access mark (core/access.py): `public_view`, `account_view` or
+`workspace_view(perm)`. Unmarked views and URL arguments without a sample fail this test loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from stammtisch.core.access import ACCESS_ATTR
+from stammtisch.core.roles import role_has
+
+DENIED = {403, 404}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespaced URL name
+    kwargs: tuple[str, ...]
+    callback: Callable[..., Any]
+    defaults: dict[str, Any]
+
+    @property
+    def access(self) -> tuple[str, str | None] | None:
+        return getattr(self.callback, ACCESS_ATTR, None)
+
+
+def _walk(patterns: list[Any], namespace: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            yield from _walk(entry.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(entry, URLPattern):
+            converters = getattr(entry.pattern, "converters", {})
+            kwargs = tuple(k for k in converters if k not in entry.default_args)
+            if not kwargs:
+                kwargs = tuple(entry.pattern.regex.groupindex)
+            yield Route(
+                name=f"{namespace}{entry.name}" if entry.name else f"<unnamed {entry.pattern}>",
+                kwargs=kwargs,
+                callback=entry.callback,
+                defaults=dict(entry.default_args),
+            )
+
+
+ROUTES = list(_walk(get_resolver().url_patterns))
+
+
+def test_every_view_has_an_access_mark() -> None:
+    unmarked = [r.name for r in ROUTES if r.access is None]
+    assert not unmarked, f"Views without public_view/account_view/workspace_view: {unmarked}"
+
+
+def test_every_url_has_a_name() -> None:
+    assert not [r.name for r in ROUTES if r.name.startswith("<unnamed")]
+
+
+@pytest.fixture
+def samples(cast) -> dict[str, Any]:
+    """One object of each kind in alice's workspace, by the URL argument that names it."""
+    from stammtisch.core.models import Invitation, Membership, hash_token
+    from stammtisch.networks.models import Channel
+    from stammtisch.publishing.models import Delivery, Post
+
+    channel = Channel.objects.create(
+        workspace=cast.workspace,
+        network="sandbox",
+        handle="koenigsbau",
+        display_name="Café Königsbau",
+        credentials={"token": "t"},
+    )
+    post = Post.objects.create(workspace=cast.workspace, author=cast.alice, text="Guten Morgen, Stuttgart!")
+    delivery = Delivery.objects.create(post=post, channel=channel, text=post.text)
+    from django.utils import timezone
+
+    invitation = Invitation.objects.create(
+        workspace=cast.workspace,
+        email="new@example.org",
+        role="editor",
+        token_hash=hash_token("sample-token"),
+        invited_by=cast.alice,
+        expires_at=timezone.now() + timezone.timedelta(days=3),
+    )
+    bob_membership = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+    return {
+        "slug": cast.workspace.slug,
+        "channel_id": channel.pk,
+        "post_id": post.pk,
+        "delivery_id": delivery.pk,
+        "invitation_id": invitation.pk,
+        "membership_id": bob_membership.pk,
+        "member_id": bob_membership.pk,
+        "handle": "koenigsbau",
+        "token": "sample-token",
+        "uidb64": "MQ",
+        "session_id": 1,
+        "path": "x.png",
+    }
+
+
+def _kwargs(route: Route, samples: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in route.kwargs if k not in samples]
+    assert not missing, f"{route.name}: add a sample for URL argument(s) {missing} in this test"
+    return {k: samples[k] for k in route.kwargs}
+
+
+def _request(client: Client, url: str) -> int:
+    """GET, or an empty POST where the view only takes POST; rolled back either way."""
+    with transaction.atomic():
+        status = client.get(url).status_code
+        if status == 405:
+            status = client.post(url, {}).status_code
+        transaction.set_rollback(True)
+    return status
+
+
+def _client(user: Any = None) -> Client:
+    client = Client(raise_request_exception=True)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_access_matrix(route: Route, cast, samples) -> None:
+    assert route.access is not None, f"{route.name} has no access mark"
+    kind, perm = route.access
+    url = reverse(route.name, kwargs=_kwargs(route, samples))
+
+    anonymous = _request(_client(), url)
+    if kind == "public":
+        assert anonymous < 500
+        return
+    assert anonymous == 302, f"{url}: anonymous should be sent to log in, got {anonymous}"
+
+    if kind == "account":
+        assert _request(_client(cast.charlie), url) < 500
+        return
+
+    assert kind == "workspace" and perm is not None
+    assert _request(_client(cast.charlie), url) == 404, f"{url}: charlie (outsider) must get 404"
+    if set(route.kwargs) - {"slug"}:
+        # charlie asks through his own workspace for alice's objects: still nothing.
+        foreign = reverse(route.name, kwargs={**_kwargs(route, samples), "slug": cast.other_workspace.slug})
+        assert _request(_client(cast.charlie), foreign) == 404, f"{foreign}: another workspace's object"
+    for role, user in cast.by_role().items():
+        status = _request(_client(user), url)
+        if role_has(role, perm):
+            assert status not in DENIED and status < 500, f"{url} as {role}: got {status}"
+        else:
+            assert status == 403, f"{url} as {role} (lacks {perm}): got {status}"
