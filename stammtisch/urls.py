@@ -1,7 +1,6 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.urls import include, path
 
+# Uploaded media is never served as public files: views check membership first (core:workspace_logo).
 urlpatterns = [
     path("", include("stammtisch.core.urls")),
     path("accounts/", include("stammtisch.accounts.urls")),
@@ -9,8 +8,6 @@ urlpatterns = [
     path("sandbox/", include("stammtisch.networks.sandbox.urls")),
     path("", include("stammtisch.publishing.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler400 = "stammtisch.core.errors.bad_request"
 handler403 = "stammtisch.core.errors.permission_denied"

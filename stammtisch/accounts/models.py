@@ -83,9 +83,7 @@ class RecoveryCode(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "code_hash"], name="accounts_recovery_code_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="accounts_recovery_code_unique")]
 
     def __str__(self) -> str:
         return f"recovery code of {self.user}{' (used)' if self.used_at else ''}"
@@ -139,11 +137,12 @@ _SYSTEMS = [
 
 
 def describe_user_agent(user_agent: str) -> str:
-    """"Firefox 128 on Linux" from a full user-agent string; the raw start when unknown."""
+    """ "Firefox 128 on Linux" from a full user-agent string; the raw start when unknown."""
     if not user_agent:
         return str(_("Unknown device"))
     browser = next(
-        ((name, m.group(1)) for name, pattern in _BROWSERS if (m := re.search(pattern, user_agent))), None
+        ((name, m.group(1)) for name, pattern in _BROWSERS if (m := re.search(pattern, user_agent))),
+        None,
     )
     system = next((name for name, pattern in _SYSTEMS if re.search(pattern, user_agent)), None)
     if browser is None and system is None:

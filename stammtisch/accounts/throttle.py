@@ -56,11 +56,7 @@ def locked_until(key: str, ip: str | None, now: datetime | None = None) -> datet
         by_key = by_key.filter(created_at__gt=last_success)
     until = [
         _locked_until(
-            list(
-                by_key.filter(succeeded=False)
-                .order_by("-created_at")
-                .values_list("created_at", flat=True)[:limit]
-            )
+            list(by_key.filter(succeeded=False).order_by("-created_at").values_list("created_at", flat=True)[:limit])
         )
     ]
     if ip:

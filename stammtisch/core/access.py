@@ -38,7 +38,9 @@ def get_membership(request: HttpRequest, slug: str, perm: str = Perm.VIEW) -> Me
     if not request.user.is_authenticated:
         raise Http404
     membership = (
-        Membership.objects.select_related("workspace").filter(user=request.user, workspace__slug=slug).first()
+        Membership.objects.select_related("workspace")
+        .filter(user=request.user, workspace__slug=slug)
+        .first()
     )
     if membership is None:
         raise Http404

@@ -7,10 +7,11 @@ missing permission is `PermissionDenied` (403).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -47,7 +48,7 @@ class Actor:
     def from_request(cls, request: HttpRequest) -> Actor:
         user = request.user if request.user.is_authenticated else None
         return cls(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             ip=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
             label=user.get_username() if user is not None else "",
@@ -78,6 +79,7 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "invitation.revoke": gettext_lazy("Invitation revoked"),
     "invitation.accept": gettext_lazy("Invitation accepted"),
     "channel.connect": gettext_lazy("Channel connected"),
+    "channel.reconnect": gettext_lazy("Channel reconnected"),
     "channel.disconnect": gettext_lazy("Channel disconnected"),
 }
 
@@ -118,8 +120,9 @@ def audit(
     """Record one write. `data` must never hold secrets (credentials, tokens, passwords)."""
     return AuditEvent.objects.create(
         workspace=workspace,
-        actor=actor.user if actor.user is not None and actor.user.pk else None,
-        actor_label=actor.label or (actor.user.get_username() if actor.user is not None else "system"),
+        actor=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
+        actor_label=actor.label
+        or (actor.user.get_username() if actor.user is not None else "system"),
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""),
@@ -151,7 +154,7 @@ def do_create_workspace(
     workspace = Workspace.objects.create(
         name=name, slug=unique_slug(name), time_zone=time_zone, language=language, is_demo=is_demo
     )
-    Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)
+    Membership.objects.create(user=cast(Any, owner), workspace=workspace, role=Role.OWNER)
     audit(actor, "workspace.create", workspace=workspace, obj=workspace, summary=name)
     return workspace
 
@@ -182,7 +185,7 @@ def do_update_workspace(
         workspace.logo.save(logo.name or "logo.png", logo, save=False)
         changes["logo"] = ["replaced" if old_logo else "", "uploaded"]
     elif remove_logo and old_logo:
-        workspace.logo = ""  # type: ignore[assignment]
+        workspace.logo = ""
         changes["logo"] = ["removed", ""]
     if not changes:
         return []
@@ -276,7 +279,10 @@ def do_leave_workspace(actor: Actor, workspace: Workspace) -> None:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.OWNER and not _other_owners_exist(membership):
         raise ActionError(
-            _("You are the last owner of this workspace. Make someone else an owner before you leave.")
+            _(
+                "You are the last owner of this workspace. "
+                "Make someone else an owner before you leave."
+            )
         )
     audit(
         actor,
@@ -324,7 +330,10 @@ def _check_role_to_offer(actor: Actor, mine: Membership | None, role: str) -> No
 def send_invitation_email(actor: Actor, invitation: Invitation, url: str) -> bool:
     """Send the link in the workspace's language; False (and logged) when sending failed."""
     inviter = member_name(actor.user) or actor.label
-    with translation.override(invitation.workspace.language), timezone.override(invitation.workspace.tz):
+    with (
+        translation.override(invitation.workspace.language),
+        timezone.override(invitation.workspace.tz),
+    ):
         context = {
             "invitation": invitation,
             "workspace": invitation.workspace,
@@ -354,7 +363,9 @@ def do_invite(actor: Actor, workspace: Workspace, *, email: str, role: str) -> I
         mine = require_perm(actor, workspace, Perm.MANAGE)
         _check_role_to_offer(actor, mine, role)
         if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
-            raise ActionError(_("%(email)s is already a member of this workspace.") % {"email": email})
+            raise ActionError(
+                _("%(email)s is already a member of this workspace.") % {"email": email}
+            )
         now = timezone.now()
         replaced = Invitation.objects.filter(
             workspace=workspace, email__iexact=email, accepted_at=None, revoked_at=None
@@ -364,9 +375,9 @@ def do_invite(actor: Actor, workspace: Workspace, *, email: str, role: str) -> I
             email=email,
             role=role,
             token_hash=token_hash,
-            invited_by=actor.user if actor.user is not None and actor.user.pk else None,
+            invited_by=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
             created_at=now,
-            expires_at=now + timezone.timedelta(days=settings.INVITATION_DAYS),
+            expires_at=now + dt.timedelta(days=settings.INVITATION_DAYS),
         )
         audit(
             actor,
@@ -385,14 +396,16 @@ def do_resend_invitation(actor: Actor, invitation: Invitation) -> InvitationSent
     token, token_hash = _new_token()
     with transaction.atomic():
         mine = require_perm(actor, invitation.workspace, Perm.MANAGE)
-        invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+        invitation = (
+            Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+        )
         _check_role_to_offer(actor, mine, invitation.role)
         if invitation.accepted_at is not None:
             raise ActionError(_("This invitation has already been accepted."))
         if invitation.revoked_at is not None:
             raise ActionError(_("This invitation was revoked. Invite the person again instead."))
         invitation.token_hash = token_hash
-        invitation.expires_at = timezone.now() + timezone.timedelta(days=settings.INVITATION_DAYS)
+        invitation.expires_at = timezone.now() + dt.timedelta(days=settings.INVITATION_DAYS)
         if actor.user is not None and actor.user.pk:
             invitation.invited_by = actor.user  # type: ignore[assignment]
         invitation.save(update_fields=["token_hash", "expires_at", "invited_by"])
@@ -411,9 +424,13 @@ def do_resend_invitation(actor: Actor, invitation: Invitation) -> InvitationSent
 @transaction.atomic
 def do_revoke_invitation(actor: Actor, invitation: Invitation) -> Invitation:
     require_perm(actor, invitation.workspace, Perm.MANAGE)
-    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    invitation = (
+        Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    )
     if invitation.accepted_at is not None:
-        raise ActionError(_("This invitation has already been accepted; remove the member instead."))
+        raise ActionError(
+            _("This invitation has already been accepted; remove the member instead.")
+        )
     if invitation.revoked_at is not None:
         return invitation
     invitation.revoked_at = timezone.now()
@@ -434,14 +451,20 @@ def do_accept_invitation(actor: Actor, invitation: Invitation) -> Membership:
     """The signed-in actor joins the workspace with the invitation's role."""
     if actor.user is None or actor.user.pk is None:
         raise PermissionDenied
-    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    invitation = (
+        Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+    )
     status = invitation.status
     if status != "open":
         raise ActionError(INVITATION_PROBLEMS[status])
     workspace = invitation.workspace
     if actor_membership(actor, workspace) is not None:
-        raise ActionError(_("You are already a member of %(workspace)s.") % {"workspace": workspace.name})
-    membership = Membership.objects.create(user=actor.user, workspace=workspace, role=invitation.role)
+        raise ActionError(
+            _("You are already a member of %(workspace)s.") % {"workspace": workspace.name}
+        )
+    membership = Membership.objects.create(
+        user=cast(Any, actor.user), workspace=workspace, role=invitation.role
+    )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = actor.user  # type: ignore[assignment]
     invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -451,7 +474,11 @@ def do_accept_invitation(actor: Actor, invitation: Invitation) -> Membership:
         workspace=workspace,
         obj=membership,
         summary=f"{actor.user.get_username()} ({invitation.role})",
-        data={"invited_email": invitation.email, "role": invitation.role, "invitation": invitation.pk},
+        data={
+            "invited_email": invitation.email,
+            "role": invitation.role,
+            "invitation": invitation.pk,
+        },
     )
     return membership
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -23,14 +23,20 @@ def logo_max_bytes() -> int:
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/"))
+    zones = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
+    )
     return [(z, z.replace("_", " ")) for z in zones]
 
 
 class WorkspaceCreateForm(forms.Form):
     name = forms.CharField(label=_("Name of the brand or company"), max_length=100)
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="Europe/Berlin")
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"), choices=time_zone_choices, initial="Europe/Berlin"
+    )
+    language = forms.ChoiceField(
+        label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
+    )
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
@@ -71,15 +77,23 @@ class WorkspaceSettingsForm(forms.Form):
         required=False,
         widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
         error_messages={
-            "invalid_image": _("This file is not an image we can read. Please upload a PNG, JPEG, GIF or WebP.")
+            "invalid_image": _(
+                "This file is not an image we can read. Please upload a PNG, JPEG, GIF or WebP."
+            )
         },
     )
     remove_logo = forms.BooleanField(label=_("Remove the current logo"), required=False)
 
-    def __init__(self, *args: Any, workspace: Workspace, read_only: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, workspace: Workspace, read_only: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault(
             "initial",
-            {"name": workspace.name, "time_zone": workspace.time_zone, "language": workspace.language},
+            {
+                "name": workspace.name,
+                "time_zone": workspace.time_zone,
+                "language": workspace.language,
+            },
         )
         super().__init__(*args, **kwargs)
         self.fields["logo"].help_text = _("PNG, JPEG, GIF or WebP, at most %(mb)s MB.") % {
@@ -90,12 +104,6 @@ class WorkspaceSettingsForm(forms.Form):
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
-
-    def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("Please give the workspace a name."))
-        return name
 
     def clean_logo(self) -> UploadedFile | None:
         logo = self.cleaned_data.get("logo")
@@ -108,10 +116,11 @@ class WorkspaceSettingsForm(forms.Form):
         width, height = image.size
         if width > LOGO_MAX_PIXELS or height > LOGO_MAX_PIXELS:
             raise forms.ValidationError(
-                _("The logo is too large: at most %(px)s × %(px)s pixels, please."), params={"px": LOGO_MAX_PIXELS}
+                _("The logo is too large: at most %(px)s by %(px)s pixels, please."),
+                params={"px": LOGO_MAX_PIXELS},
             )
         logo.name = f"logo.{suffix}"  # the stored name follows the content, not the uploaded name
-        return logo  # type: ignore[no-any-return]
+        return logo
 
 
 def role_choices(can_own: bool) -> list[tuple[str, str]]:
@@ -125,7 +134,7 @@ class InvitationForm(forms.Form):
 
     def __init__(self, *args: Any, can_own: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = role_choices(can_own)
+        cast(forms.ChoiceField, self.fields["role"]).choices = role_choices(can_own)
 
 
 class RoleForm(forms.Form):
@@ -133,7 +142,7 @@ class RoleForm(forms.Form):
 
     def __init__(self, *args: Any, can_own: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = role_choices(can_own)
+        cast(forms.ChoiceField, self.fields["role"]).choices = role_choices(can_own)
 
 
 class AuditFilterForm(forms.Form):
@@ -141,8 +150,12 @@ class AuditFilterForm(forms.Form):
     actor = forms.TypedChoiceField(label=_("Member"), required=False, coerce=int, empty_value=None)
 
     def __init__(
-        self, *args: Any, actions: list[tuple[str, str]], actors: list[tuple[int, str]], **kwargs: Any
+        self,
+        *args: Any,
+        actions: list[tuple[str, str]],
+        actors: list[tuple[int, str]],
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("All actions")), *actions]
-        self.fields["actor"].choices = [("", _("All members")), *actors]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [("", _("All actions")), *actions]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", _("All members")), *actors]

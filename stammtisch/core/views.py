@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -82,8 +83,8 @@ PLANNED_SECTIONS = {
     "goals": (
         gettext_lazy("Goals & Analytics"),
         gettext_lazy(
-            "Goals with KPIs, targets and deadlines, dashboards over weeks and months, best time to "
-            "post and reports."
+            "Goals with KPIs, targets and deadlines, dashboards over weeks and months, "
+            "best time to post and reports."
         ),
     ),
 }
@@ -92,7 +93,9 @@ PLANNED_SECTIONS = {
 @account_view
 def home(request: HttpRequest) -> HttpResponse:
     """Go to the workspace used last, else the first one, else offer to create one."""
-    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
+    memberships = Membership.objects.filter(user=cast(Any, request.user)).select_related(
+        "workspace"
+    )
     last = request.session.get("workspace")
     chosen = next((m for m in memberships if m.workspace.slug == last), None) or memberships.first()
     if chosen is None:
@@ -143,11 +146,11 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def _workspace(request: HttpRequest) -> Workspace:
-    return request.workspace  # type: ignore[attr-defined, no-any-return]
+    return request.workspace  # type: ignore[attr-defined]
 
 
 def _membership(request: HttpRequest) -> Membership:
-    return request.membership  # type: ignore[attr-defined, no-any-return]
+    return request.membership  # type: ignore[attr-defined]
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -202,23 +205,38 @@ _PLACEHOLDER_SVG = (
 def workspace_logo(request: HttpRequest) -> HttpResponse:
     """The logo, for members only (never from public MEDIA); a lettered square when none is set."""
     workspace = _workspace(request)
-    response: HttpResponse
     if workspace.logo:
         try:
-            handle = workspace.logo.open("rb")
+            with workspace.logo.open("rb") as handle:
+                content = handle.read()  # a logo is at most a few MB (forms.LOGO_MAX_MB)
         except FileNotFoundError:
             raise Http404 from None
         content_type = mimetypes.guess_type(workspace.logo.name)[0] or "application/octet-stream"
-        response = FileResponse(handle, content_type=content_type)
+        response = HttpResponse(content, content_type=content_type)
     else:
         initial = escape((workspace.name.strip()[:1] or "?").upper())
-        response = HttpResponse(_PLACEHOLDER_SVG.format(initial=initial), content_type="image/svg+xml")
+        response = HttpResponse(
+            _PLACEHOLDER_SVG.format(initial=initial), content_type="image/svg+xml"
+        )
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     return response
 
 
 # --- Members --------------------------------------------------------------------------------
+
+
+def role_help() -> list[tuple[str, str]]:
+    return [(str(role.label), str(ROLE_HELP[role])) for role in Role]
+
+
+@dataclass
+class MemberRow:
+    membership: Membership
+    name: str
+    is_me: bool
+    editable: bool
+    role_form: RoleForm | None
 
 
 def _action_error(request: HttpRequest, error: ActionError) -> None:
@@ -233,24 +251,30 @@ def members(request: HttpRequest) -> HttpResponse:
     mine = _membership(request)
     can_manage = mine.can(Perm.MANAGE)
     can_own = mine.can(Perm.OWN)
-    rows = []
+    rows: list[MemberRow] = []
     for membership in workspace.memberships.select_related("user").order_by("user__username"):
-        editable = can_manage and membership.pk != mine.pk and (can_own or membership.role != Role.OWNER)
+        editable = (
+            can_manage and membership.pk != mine.pk and (can_own or membership.role != Role.OWNER)
+        )
         rows.append(
-            {
-                "membership": membership,
-                "name": member_name(membership.user),
-                "is_me": membership.pk == mine.pk,
-                "editable": editable,
-                "role_form": RoleForm(initial={"role": membership.role}, can_own=can_own, prefix=f"m{membership.pk}")
+            MemberRow(
+                membership=membership,
+                name=member_name(membership.user),
+                is_me=membership.pk == mine.pk,
+                editable=editable,
+                role_form=RoleForm(
+                    initial={"role": membership.role}, can_own=can_own, prefix=f"m{membership.pk}"
+                )
                 if editable
                 else None,
-            }
+            )
         )
     invitations: list[Invitation] = []
     if can_manage:
         invitations = list(
-            workspace.invitations.filter(accepted_at=None, revoked_at=None).select_related("invited_by")
+            workspace.invitations.filter(accepted_at=None, revoked_at=None).select_related(
+                "invited_by"
+            )
         )
     return render(
         request,
@@ -261,8 +285,8 @@ def members(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "invitations": invitations,
             "can_manage": can_manage,
-            "role_help": [(label, ROLE_HELP[value]) for value, label in Role.choices],
-            "owner_count": sum(1 for r in rows if r["membership"].role == Role.OWNER),
+            "role_help": role_help(),
+            "owner_count": sum(1 for row in rows if row.membership.role == Role.OWNER),
         },
     )
 
@@ -271,18 +295,23 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_POST
 def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = get_membership_for_member(request, membership_id)
-    form = RoleForm(request.POST, can_own=_membership(request).can(Perm.OWN), prefix=f"m{membership.pk}")
+    form = RoleForm(
+        request.POST, can_own=_membership(request).can(Perm.OWN), prefix=f"m{membership.pk}"
+    )
     if not form.is_valid():
         messages.error(request, _("Please choose one of the roles."))
     else:
         try:
-            changed = do_change_role(Actor.from_request(request), membership, form.cleaned_data["role"])
+            changed = do_change_role(
+                Actor.from_request(request), membership, form.cleaned_data["role"]
+            )
         except ActionError as error:
             _action_error(request, error)
         else:
             messages.success(
                 request,
-                _("%(name)s is now %(role)s.") % {"name": member_name(changed.user), "role": changed.get_role_display()},
+                _("%(name)s is now %(role)s.")
+                % {"name": member_name(changed.user), "role": changed.get_role_display()},
             )
     return redirect("core:members", slug=_workspace(request).slug)
 
@@ -298,13 +327,20 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
             _action_error(request, error)
         else:
             messages.success(
-                request, _("%(name)s was removed from the workspace.") % {"name": member_name(membership.user)}
+                request,
+                _("%(name)s was removed from the workspace.")
+                % {"name": member_name(membership.user)},
             )
         return redirect("core:members", slug=_workspace(request).slug)
     return render(
         request,
         "core/member_remove.html",
-        {"nav": "settings", "tab": "members", "membership": membership, "name": member_name(membership.user)},
+        {
+            "nav": "settings",
+            "tab": "members",
+            "membership": membership,
+            "name": member_name(membership.user),
+        },
     )
 
 
@@ -333,12 +369,20 @@ def _invitation_sent_message(request: HttpRequest, sent: InvitationSent) -> None
     if sent.mailed:
         messages.success(
             request,
-            _("Invitation sent to %(email)s. You can also share this link with them directly: %(url)s") % params,
+            _(
+                "Invitation sent to %(email)s. "
+                "You can also share this link with them directly: %(url)s"
+            )
+            % params,
         )
     else:
         messages.warning(
             request,
-            _("The e-mail to %(email)s could not be sent. Share this link with them yourself: %(url)s") % params,
+            _(
+                "The e-mail to %(email)s could not be sent. "
+                "Share this link with them yourself: %(url)s"
+            )
+            % params,
         )
 
 
@@ -368,7 +412,7 @@ def invite(request: HttpRequest) -> HttpResponse:
             "tab": "members",
             "form": form,
             "invitation_days": settings.INVITATION_DAYS,
-            "role_help": [(label, ROLE_HELP[value]) for value, label in Role.choices],
+            "role_help": role_help(),
         },
     )
 
@@ -383,7 +427,9 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         _action_error(request, error)
     else:
         messages.success(
-            request, _("The invitation to %(email)s was revoked; its link no longer works.") % {"email": invitation.email}
+            request,
+            _("The invitation to %(email)s was revoked; its link no longer works.")
+            % {"email": invitation.email},
         )
     return redirect("core:members", slug=_workspace(request).slug)
 
@@ -434,7 +480,9 @@ def _invitation_page(request: HttpRequest, token: str, invitation: Invitation) -
     status = invitation.status
     if status != "open":
         used_by_me = (
-            status == "accepted" and request.user.is_authenticated and invitation.accepted_by_id == request.user.pk
+            status == "accepted"
+            and request.user.is_authenticated
+            and invitation.accepted_by_id == request.user.pk
         )
         context.update(state=status, problem=INVITATION_PROBLEMS[status], used_by_me=used_by_me)
         return render(request, "core/invitation.html", context, status=200 if used_by_me else 410)
@@ -445,7 +493,9 @@ def _invitation_page(request: HttpRequest, token: str, invitation: Invitation) -
         context.update(
             state="anonymous",
             login_url=_url_or_none(settings.LOGIN_URL, {"next": request.path}),
-            signup_url=_url_or_none("accounts:signup", {"next": request.path, "email": invitation.email})
+            signup_url=_url_or_none(
+                "accounts:signup", {"next": request.path, "email": invitation.email}
+            )
             if settings.SIGNUP_ENABLED
             else None,
         )
@@ -482,14 +532,21 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request)
     events = AuditEvent.objects.filter(workspace=workspace)
     action_codes = sorted(set(events.order_by().values_list("action", flat=True).distinct()))
-    actor_ids = set(events.exclude(actor=None).order_by().values_list("actor_id", flat=True).distinct())
+    actor_ids = set(
+        events.exclude(actor=None).order_by().values_list("actor_id", flat=True).distinct()
+    )
     actors = sorted(
-        ((user.pk, member_name(user)) for user in get_user_model().objects.filter(pk__in=actor_ids)),
+        (
+            (user.pk, member_name(user))
+            for user in get_user_model().objects.filter(pk__in=actor_ids)
+        ),
         key=lambda pair: pair[1].lower(),
     )
     form = AuditFilterForm(
         request.GET or None,
-        actions=sorted(((code, audit_action_label(code)) for code in action_codes), key=lambda p: p[1].lower()),
+        actions=sorted(
+            ((code, audit_action_label(code)) for code in action_codes), key=lambda p: p[1].lower()
+        ),
         actors=actors,
     )
     filters: dict[str, str] = {}
@@ -500,7 +557,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["actor"]:
             events = events.filter(actor_id=form.cleaned_data["actor"])
             filters["actor"] = str(form.cleaned_data["actor"])
-    page = Paginator(events.select_related("actor"), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(events.select_related("actor"), AUDIT_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "core/audit_log.html",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import cache
 
 from django.conf import settings
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from stammtisch.networks.base import Network
 
 # key: (label, dotted path of the connector class). Adding a network starts here (CONTRIBUTING.md).
-CONNECTORS: dict[str, tuple[str, str]] = {
+CONNECTORS: dict[str, tuple[str | Promise, str]] = {
     "sandbox": (_("Sandbox"), "stammtisch.networks.sandbox.connector.SandboxNetwork"),
 }
 

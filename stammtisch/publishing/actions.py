@@ -1,33 +1,27 @@
-"""Writes in the publishing domain: posts and their deliveries. Every write is audited."""
+"""Writes in the publishing domain: posts and their deliveries. Every write is audited.
+
+Roles are checked here as well as in the views (`require_perm`); a refusal the user should read
+is an `ActionError`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any, cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from stammtisch.core.actions import Actor, audit
-from stammtisch.core.models import Membership, Workspace
+from stammtisch.core.actions import ActionError, Actor, audit, require_perm
+from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
 from stammtisch.publishing import publisher
 from stammtisch.publishing.models import Delivery, Post
 
 State = Delivery.State
-
-
-def _require(actor: Actor, workspace: Workspace, perm: str = Perm.EDIT) -> None:
-    """Roles are checked here too, not only in views: the CLI, demo and API call actions directly.
-    The system actor (no user) may do anything."""
-    if actor.user is None:
-        return
-    membership = Membership.objects.filter(user_id=actor.user.pk, workspace=workspace).first()
-    if membership is None or not membership.can(perm):
-        raise PermissionDenied
 
 
 def _lock_post(post: Post) -> Post:
@@ -50,19 +44,19 @@ def do_create_post(
 ) -> Post:
     """A post with one delivery per channel. Without `scheduled_at` it is a draft: its deliveries
     exist (they remember the channels) but have no due time, so no worker picks them up."""
-    _require(actor, workspace)
+    require_perm(actor, workspace, Perm.EDIT)
     channels = list(channels)
     if any(channel.workspace_id != workspace.pk for channel in channels):
-        raise ValidationError(_("A channel does not belong to this workspace."))
+        raise ActionError(_("A channel does not belong to this workspace."))
     if not text.strip():
-        raise ValidationError(_("A post needs a text."))
+        raise ActionError(_("A post needs a text."))
     if scheduled_at is not None and not channels:
-        raise ValidationError(_("Choose at least one channel to schedule the post on."))
+        raise ActionError(_("Choose at least one channel to schedule the post on."))
     if scheduled_at is not None and timezone.is_naive(scheduled_at):
         raise ValueError("scheduled_at must be timezone-aware")
     post = Post.objects.create(
         workspace=workspace,
-        author=actor.user if actor.user is not None and actor.user.pk else None,
+        author=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
         text=text,
         link=link,
         pillar=pillar,
@@ -92,12 +86,12 @@ def do_create_post(
 @transaction.atomic
 def do_publish_now(actor: Actor, post: Post, *, now: dt.datetime | None = None) -> int:
     """Make every waiting delivery of the post due now. Returns how many became due."""
-    _require(actor, post.workspace)
+    require_perm(actor, post.workspace, Perm.EDIT)
     now = now or timezone.now()
     post = _lock_post(post)
     due = post.deliveries.filter(state__in=publisher.PENDING_STATES).update(state=State.SCHEDULED, due_at=now)
     if not due:
-        raise ValidationError(_("Nothing left to publish: every channel is published, under way or cancelled."))
+        raise ActionError(_("Nothing left to publish: every channel is published, under way or cancelled."))
     Post.objects.filter(pk=post.pk).update(scheduled_at=now)
     publisher.refresh_post_status(post.pk)
     audit(actor, "post.publish_now", workspace=post.workspace, obj=post, summary=post.text[:120])
@@ -116,7 +110,7 @@ def do_cancel_post(actor: Actor, post: Post) -> tuple[int, int]:
     so for each delivery exactly one of the two wins: there is no ghost publishing after a
     cancel that reported success.
     """
-    _require(actor, post.workspace)
+    require_perm(actor, post.workspace, Perm.EDIT)
     post = _lock_post(post)
     cancelled = post.deliveries.filter(state__in=publisher.PENDING_STATES).update(
         state=State.CANCELLED, lease_owner="", lease_until=None
@@ -139,7 +133,7 @@ def do_retry_delivery(actor: Actor, delivery: Delivery, *, now: dt.datetime | No
     """Try a failed delivery again, now. If any call was made before, the network is asked
     first whether the post exists (state `unknown`), so a retry can never publish twice."""
     post = delivery.post
-    _require(actor, post.workspace)
+    require_perm(actor, post.workspace, Perm.EDIT)
     now = now or timezone.now()
     _lock_post(post)
     state = State.UNKNOWN if delivery.attempts else State.SCHEDULED
@@ -147,7 +141,7 @@ def do_retry_delivery(actor: Actor, delivery: Delivery, *, now: dt.datetime | No
         state=state, due_at=now, attempts=0, last_error=""
     )
     if not updated:
-        raise ValidationError(_("Only a failed delivery can be retried."))
+        raise ActionError(_("Only a failed delivery can be retried."))
     publisher.refresh_post_status(post.pk)
     audit(
         actor,

@@ -21,7 +21,7 @@ class Post(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
-        PUBLISHING = "publishing", _("Publishing")
+        PUBLISHING = "publishing", _("Being published")
         PUBLISHED = "published", _("Published")
         PARTIAL = "partial", _("Partly published")
         FAILED = "failed", _("Failed")
@@ -55,7 +55,7 @@ class Delivery(models.Model):
 
     class State(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
-        PUBLISHING = "publishing", _("Publishing")
+        PUBLISHING = "publishing", _("Being published")
         PUBLISHED = "published", _("Published")
         RETRY_WAIT = "retry_wait", _("Waiting to retry")
         UNKNOWN = "unknown", _("Outcome unknown, checking")
@@ -96,13 +96,24 @@ class DeliveryAttempt(models.Model):
         PUBLISH = "publish", _("Publish")
         CHECK = "check", _("Check")
 
+    class Outcome(models.TextChoices):
+        PUBLISHED = "published", _("Published")
+        FOUND = "found", _("Found: it was published")
+        NOT_FOUND = "not_found", _("Not found: not published")
+        RETRY = "retry", _("Failed, will retry")
+        UNKNOWN = "unknown", _("Outcome unknown")
+        FAILED = "failed", _("Failed")
+
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUBLISH)
     worker = models.CharField(max_length=64)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of delivery {self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -13,8 +13,9 @@ mid-call), is reconciled first: `find_published(idempotency_key)` decides whethe
 attempt went through, and only "not found" leads to a new `publish`. Every network call is
 recorded as a `DeliveryAttempt` before it is made. Every write after a call is guarded by
 `lease_owner`, so a worker whose lease expired cannot overwrite the work of the worker that took
-over. The lease (five minutes) is far longer than any connector call may take (the HTTP client's
-timeout), which is what makes the take-over safe.
+over. The lease (five minutes) is renewed when each call starts and is far longer than any
+connector call may take (the HTTP client's timeout), which is what makes the take-over safe: a
+row is only taken over when its worker is gone (or stalled for minutes).
 
 Every function takes `now` so tests, the demo and benchmarks can drive it without threads or
 sleeps. `now` is the publisher's clock for due times and time stamps; leases always use the wall
@@ -78,8 +79,11 @@ def claimable(now: dt.datetime, wall: dt.datetime) -> Q:
     return Q(state__in=WAITING_STATES, due_at__lte=now) | Q(state=State.PUBLISHING, lease_until__lt=wall)
 
 
-def claim(worker: str, *, now: dt.datetime | None = None, limit: int = BATCH_SIZE) -> list[Claim]:
+def claim(
+    worker: str, *, now: dt.datetime | None = None, limit: int = BATCH_SIZE, where: Q | None = None
+) -> list[Claim]:
     """Claim up to `limit` due deliveries for `worker`, oldest due first, in one short transaction.
+    `where` narrows the claim (the demo publishes only its own workspace's posts).
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, then one UPDATE; concurrent workers skip each
     other's rows. SQLite: a conditional UPDATE per candidate (`WHERE id=? AND state=? AND <still
@@ -89,6 +93,8 @@ def claim(worker: str, *, now: dt.datetime | None = None, limit: int = BATCH_SIZ
     wall = timezone.now()
     lease = {"state": State.PUBLISHING, "lease_owner": worker, "lease_until": wall + LEASE}
     due = claimable(now, wall)
+    if where is not None:
+        due &= where
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             rows = list(
@@ -114,9 +120,9 @@ def release(worker: str, claims: list[Claim]) -> int:
     with transaction.atomic():
         for item in claims:
             back = item.previous_state if item.previous_state in PENDING_STATES else State.UNKNOWN
-            released += Delivery.objects.filter(
-                pk=item.delivery_id, lease_owner=worker, state=State.PUBLISHING
-            ).update(state=back, lease_owner="", lease_until=None)
+            released += Delivery.objects.filter(pk=item.delivery_id, lease_owner=worker, state=State.PUBLISHING).update(
+                state=back, lease_owner="", lease_until=None
+            )
     return released
 
 
@@ -145,13 +151,14 @@ def run_once(
     should_stop: Callable[[], bool] = lambda: False,
     limit: int = BATCH_SIZE,
     max_batches: int = 20,
+    where: Q | None = None,
 ) -> int:
     """Claim and process batches until nothing is due (or `max_batches`, so periodic jobs get a
     turn). When `should_stop()` turns true, the current item is finished and the rest released.
     Returns how many deliveries were processed."""
     processed = 0
     for _batch in range(max_batches):
-        claims = claim(worker, now=now, limit=limit)
+        claims = claim(worker, now=now, limit=limit, where=where)
         for index, item in enumerate(claims):
             if should_stop():
                 release(worker, claims[index:])
@@ -196,10 +203,11 @@ def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
 
 
 def _start_attempt(delivery: Delivery, worker: str, kind: str, now: dt.datetime) -> DeliveryAttempt | None:
-    """Record the attempt before the call; None when the lease was lost meanwhile."""
+    """Record the attempt before the call, and renew the lease so it covers the whole call even
+    for the last item of a long batch; None when the lease was lost meanwhile."""
     with transaction.atomic():
         counted = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker, state=State.PUBLISHING).update(
-            attempts=F("attempts") + 1
+            attempts=F("attempts") + 1, lease_until=timezone.now() + LEASE
         )
         if counted != 1:
             return None
@@ -275,7 +283,15 @@ def _after_error(
 ) -> str:
     error = exc.message
     if exc.permanent:
-        state = _finish(delivery, worker, state=State.FAILED, now=now, error=error, attempt=attempt, outcome="failed")
+        state = _finish(
+            delivery,
+            worker,
+            state=State.FAILED,
+            now=now,
+            error=error,
+            attempt=attempt,
+            outcome="failed",
+        )
         if exc.auth and state == State.FAILED:
             _needs_reconnect(delivery.channel, error, now)
         return state
@@ -283,7 +299,15 @@ def _after_error(
         # We still do not know whether the post exists: stay `unknown`, ask again later.
         if delivery.attempts >= MAX_ATTEMPTS:
             error = _("Could not find out whether it was published: %(error)s") % {"error": error}
-            return _finish(delivery, worker, state=State.FAILED, now=now, error=error, attempt=attempt, outcome="unknown")
+            return _finish(
+                delivery,
+                worker,
+                state=State.FAILED,
+                now=now,
+                error=error,
+                attempt=attempt,
+                outcome="unknown",
+            )
         wait = max(CHECK_DELAY, backoff(delivery.attempts, exc.retry_after)) if checking else CHECK_DELAY
         return _finish(
             delivery,
@@ -296,7 +320,15 @@ def _after_error(
             due_at=now + wait,
         )
     if delivery.attempts >= MAX_ATTEMPTS:
-        return _finish(delivery, worker, state=State.FAILED, now=now, error=error, attempt=attempt, outcome="failed")
+        return _finish(
+            delivery,
+            worker,
+            state=State.FAILED,
+            now=now,
+            error=error,
+            attempt=attempt,
+            outcome="failed",
+        )
     return _finish(
         delivery,
         worker,
@@ -344,7 +376,9 @@ def _finish(
 def _needs_reconnect(channel: Channel, message: str, now: dt.datetime) -> None:
     with transaction.atomic():
         Channel.objects.filter(pk=channel.pk).update(
-            health=Channel.Health.NEEDS_RECONNECT, health_message=message[:300], health_checked_at=now
+            health=Channel.Health.NEEDS_RECONNECT,
+            health_message=message[:300],
+            health_checked_at=now,
         )
         audit(
             Actor.system("publisher"),

@@ -1,0 +1,172 @@
+"""The worker loop behind `stammtisch worker` (DESIGN.md "Workers and scale", STYLE.md §4).
+
+One pass (`Worker.tick`) publishes everything due and runs the periodic jobs whose time has
+come; between passes the worker sleeps until the next due time, at most `max_sleep` seconds. On
+PostgreSQL it also LISTENs for the NOTIFY that actions send when they make work due, so a new
+post is picked up within milliseconds. Everything is callable from a test without threads:
+`tick(now=...)` is one pass, `sleep_seconds(now)` says how long the loop would wait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
+from django.utils import timezone
+
+from stammtisch.publishing import publisher
+
+log = logging.getLogger("stammtisch.worker")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def sandbox_simulation(now: dt.datetime) -> None:
+    """Let the Sandbox's simulated audience react up to `now` (if the Sandbox is installed)."""
+    try:
+        simulation = importlib.import_module("stammtisch.networks.sandbox.simulation")
+    except ModuleNotFoundError:
+        return
+    simulation.advance(now)
+
+
+@dataclass
+class Job:
+    name: str
+    every: float  # seconds
+    run: Callable[[dt.datetime], None]
+    next_at: float = 0.0  # time.monotonic() of the next run; 0 = at the first pass
+
+
+def default_jobs() -> list[Job]:
+    return [Job("sandbox simulation", 5.0, sandbox_simulation)]
+
+
+@dataclass
+class Worker:
+    worker_id: str = field(default_factory=default_worker_id)
+    jobs: list[Job] = field(default_factory=default_jobs)
+    max_sleep: float = 5.0
+    stopping: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], float] = time.monotonic
+
+    def request_stop(self, *_args: Any) -> None:
+        """Signal handler for SIGTERM and SIGINT: finish the current item, then stop."""
+        self.stopping.set()
+
+    def should_stop(self) -> bool:
+        return self.stopping.is_set()
+
+    def tick(self, now: dt.datetime | None = None) -> int:
+        """One pass: publish what is due, run the periodic jobs that are due. Returns how many
+        deliveries were processed."""
+        processed = publisher.run_once(self.worker_id, now=now, should_stop=self.should_stop)
+        for job in self.jobs:
+            if self.should_stop():
+                break
+            if self.clock() >= job.next_at:
+                job.next_at = self.clock() + job.every
+                try:
+                    with transaction.atomic():  # a failing job leaves nothing half-written
+                        job.run(now or timezone.now())
+                except Exception:
+                    log.exception("periodic job %r failed", job.name)
+        return processed
+
+    def sleep_seconds(self, now: dt.datetime | None = None) -> float:
+        """How long to wait before the next pass: until the next due delivery or periodic job,
+        never more than `max_sleep`, never negative."""
+        now = now or timezone.now()
+        wait = self.max_sleep
+        due = publisher.next_due(now)
+        if due is not None:
+            wait = min(wait, (due - now).total_seconds())
+        for job in self.jobs:
+            wait = min(wait, job.next_at - self.clock())
+        return max(0.0, wait)
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.worker_id)
+        waiter = Waiter.for_connection(self.stopping)
+        try:
+            while not self.should_stop():
+                try:
+                    close_old_connections()
+                    processed = self.tick()
+                    if processed:
+                        log.info("published or settled %d deliveries", processed)
+                    if self.should_stop():
+                        break
+                    waiter.wait(self.sleep_seconds())
+                except DatabaseError:
+                    log.exception("database error; trying again in a few seconds")
+                    close_old_connections()
+                    waiter.close()  # its LISTEN connection may be the one that broke
+                    self.stopping.wait(self.max_sleep)
+                    waiter = Waiter.for_connection(self.stopping)
+        finally:
+            waiter.close()
+            log.info("worker %s stopped", self.worker_id)
+
+
+class Waiter:
+    """Sleeps until a timeout or a stop request (SQLite: no notifications)."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self.stopping = stopping
+
+    @staticmethod
+    def for_connection(stopping: threading.Event) -> Waiter:
+        if connection.vendor == "postgresql":
+            try:
+                return PostgresWaiter(stopping)
+            except DatabaseError:
+                log.exception("LISTEN failed; falling back to sleeping until the next due time")
+        return Waiter(stopping)
+
+    def wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresWaiter(Waiter):
+    """LISTENs on its own connection; a NOTIFY from an action ends the wait at once. Waits in
+    short slices so a stop request (a signal) is noticed within half a second."""
+
+    SLICE = 0.5
+
+    def __init__(self, stopping: threading.Event) -> None:
+        super().__init__(stopping)
+        self.db = connections.create_connection("default")
+        self.db.ensure_connection()
+        self.db.set_autocommit(True)
+        with self.db.cursor() as cursor:
+            cursor.execute(f"LISTEN {publisher.NOTIFY_CHANNEL}")
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        raw = self.db.connection
+        while not self.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            # (Never nest notifies(): the generator holds the connection's lock while it yields.)
+            if any(True for _notify in raw.notifies(timeout=min(self.SLICE, left), stop_after=1)):
+                return
+
+    def close(self) -> None:
+        self.db.close()

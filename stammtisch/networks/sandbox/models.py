@@ -1,0 +1,196 @@
+"""The Sandbox network's own data: what a real network would keep on its servers.
+
+Nothing here is a Stammtisch concept; Stammtisch sees these rows only through the connector
+(`connector.SandboxNetwork`), exactly as it sees a real network. docs/sandbox.md explains the
+model and the simulation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch.core.models import Workspace
+
+HANDLE_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,39}$"
+validate_handle = RegexValidator(
+    HANDLE_PATTERN,
+    _("Use 2 to 40 lower-case letters, digits, hyphens or underscores, starting with a letter or digit."),
+)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SandboxAccount(models.Model):
+    """An account on the Sandbox network; a Channel with network "sandbox" connects to it."""
+
+    handle = models.CharField(_("handle"), max_length=40, unique=True, validators=[validate_handle])
+    display_name = models.CharField(_("display name"), max_length=200)
+    # The workspace that created it; others cannot connect to it (null: made by a test or script).
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandbox_accounts"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # simulation.advance() has produced the account's daily events up to this instant (a midnight).
+    simulated_until = models.DateTimeField()
+
+    class Meta:
+        ordering = ["handle"]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("sandbox:feed", args=[self.handle])
+
+    @property
+    def remote_id(self) -> str:
+        return f"account-{self.pk}"
+
+
+class SandboxToken(models.Model):
+    """An access token of an account. Only its hash is stored."""
+
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.account}"
+
+
+class SandboxPersona(models.Model):
+    """A member of the simulated audience. Generated from settings.SANDBOX_SEED (personas.py);
+    the primary key is the persona's index in the generated list plus one."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    handle = models.CharField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    language = models.CharField(max_length=2)  # de, en
+    interests = models.JSONField(default=list)  # topic keys (texts.TOPICS)
+    active_profile = models.CharField(max_length=20)  # personas.ACTIVITY_PROFILES
+    # Propensities per seen post: like, comment, question, share, click, follow (0..1).
+    habits = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+
+class SandboxPost(models.Model):
+    """A post, a comment or a reply. Top-level posts have no parent; comments and replies point
+    to what they answer (`parent`) and to the top-level post of their thread (`root`).
+
+    `author_persona` is empty when the account itself wrote it (our posts and our replies)."""
+
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="posts")
+    author_persona = models.ForeignKey(
+        SandboxPersona, null=True, blank=True, on_delete=models.CASCADE, related_name="posts"
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="thread")
+    text = models.TextField()
+    link = models.CharField(max_length=2000, blank=True)
+    media_count = models.PositiveSmallIntegerField(default=0)
+    # Not unique on purpose: a caller that really publishes twice gets two posts (benchmarks count them).
+    idempotency_key = models.CharField(max_length=200, blank=True, db_index=True)
+    # What the simulation read from the text (texts.analyse): topics, language, promo, question, ...
+    features = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField()
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)  # wall clock, not the Sandbox clock
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "parent", "published_at"], name="sandbox_post_feed"),
+            models.Index(fields=["root", "published_at"], name="sandbox_post_thread"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @property
+    def remote_id(self) -> str:
+        return f"post-{self.pk}"
+
+    @property
+    def url(self) -> str:
+        root_id = self.root_id or self.pk
+        path = reverse("sandbox:post", args=[self.account.handle, root_id])
+        return f"{settings.BASE_URL}{path}#post-{self.pk}"
+
+    @property
+    def safe_link(self) -> str:
+        """The link if it is an http(s) URL (only those become clickable on the feed)."""
+        return self.link if self.link.lower().startswith(("http://", "https://")) else ""
+
+
+class SandboxEvent(models.Model):
+    """Something the audience did, precomputed by the simulation; it "happens" once the Sandbox
+    clock passes `occurs_at`. Views are stored in buckets (`count` > 1, no persona)."""
+
+    class Kind(models.TextChoices):
+        VIEW = "view", _("view")
+        LIKE = "like", _("like")
+        SHARE = "share", _("share")
+        COMMENT = "comment", _("comment")
+        QUESTION = "question", _("question")
+        FOLLOW = "follow", _("follow")
+        UNFOLLOW = "unfollow", _("unfollow")
+        CLICK = "click", _("click")
+        REPLY = "reply", _("reply")
+
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    persona = models.ForeignKey(SandboxPersona, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    # The top-level post this belongs to (empty for follows and unfollows of the account).
+    post = models.ForeignKey(SandboxPost, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    # For comment, question and reply: the persona's SandboxPost holding the text.
+    comment = models.ForeignKey(SandboxPost, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(blank=True)
+    count = models.PositiveIntegerField(default=1)
+    occurs_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurs_at", "id"]
+        indexes = [
+            models.Index(fields=["account", "occurs_at"], name="sandbox_event_account"),
+            models.Index(fields=["post", "occurs_at"], name="sandbox_event_post"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurs_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def remote_id(self) -> str:
+        """Stable id on the network; for text events the comment's id, so one can reply to it."""
+        if self.comment_id:
+            return f"post-{self.comment_id}"
+        return f"event-{self.pk}"
+
+
+class SandboxFollow(models.Model):
+    """A persona following an account from `since` until `until` (empty: still following)."""
+
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="follows")
+    persona = models.ForeignKey(SandboxPersona, on_delete=models.CASCADE, related_name="follows")
+    since = models.DateTimeField()
+    until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "since"], name="sandbox_follow_account")]
+
+    def __str__(self) -> str:
+        return f"{self.persona_id} follows {self.account_id}"

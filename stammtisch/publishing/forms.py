@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.forms.fields import BaseTemporalField
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch.core.models import Workspace
+from stammtisch.networks.models import Channel
+from stammtisch.publishing.models import Post
+
+
+def local_to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """A wall-clock time in `tz` as an aware datetime; ValueError when the time does not exist
+    (spring forward) or exists twice (fall back) on a DST change day, instead of silently
+    shifting it. (The publishing issue replaces the error with a choice between the two.)"""
+    first = local.replace(tzinfo=tz, fold=0)
+    second = local.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
+        if round_trip != local:
+            raise ValueError("nonexistent")
+        raise ValueError("ambiguous")
+    return first
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock date and time, left naive: the form places it in the workspace's zone."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=None)
+        result: dt.datetime | None = BaseTemporalField.to_python(self, str(value).strip())
+        return result
+
+    def strptime(self, value: str, format: str) -> dt.datetime:
+        return dt.datetime.strptime(value, format)
+
+
+class ComposeForm(forms.Form):
+    WHEN_NOW = "now"
+    WHEN_SCHEDULE = "schedule"
+    WHEN_DRAFT = "draft"
+
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), max_length=63206)
+    channels = forms.ModelMultipleChoiceField(
+        label=_("Channels"),
+        queryset=Channel.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    link = forms.URLField(label=_("Link"), required=False, max_length=2000, assume_scheme="https")
+    pillar = forms.CharField(
+        label=_("Content pillar"),
+        required=False,
+        max_length=60,
+        help_text=_("A free label such as “Recipes” or “Events”."),
+    )
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices, initial=Post.Purpose.VALUE)
+    when = forms.ChoiceField(
+        label=_("When"),
+        choices=[
+            (WHEN_NOW, _("Publish now")),
+            (WHEN_SCHEDULE, _("Schedule")),
+            (WHEN_DRAFT, _("Save as draft")),
+        ],
+        initial=WHEN_SCHEDULE,
+        widget=forms.RadioSelect,
+    )
+    scheduled_local = LocalDateTimeField(
+        label=_("Date and time"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+        channels = self.fields["channels"]
+        assert isinstance(channels, forms.ModelMultipleChoiceField)
+        channels.queryset = Channel.objects.filter(workspace=workspace)
+        self.fields["scheduled_local"].help_text = _("In the time zone of the workspace, %(zone)s.") % {
+            "zone": workspace.time_zone
+        }
+
+    def clean_scheduled_local(self) -> dt.datetime | None:
+        value: dt.datetime | None = self.cleaned_data.get("scheduled_local")
+        if value is None:
+            return None
+        try:
+            return local_to_utc(value, self.workspace.tz)
+        except ValueError as exc:
+            if str(exc) == "nonexistent":
+                raise forms.ValidationError(
+                    _("This time does not exist in %(zone)s (the clocks go forward). Choose another time."),
+                    params={"zone": self.workspace.time_zone},
+                ) from None
+            raise forms.ValidationError(
+                _("This time occurs twice in %(zone)s (the clocks go back). Choose another time."),
+                params={"zone": self.workspace.time_zone},
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        when = data.get("when")
+        if when in (self.WHEN_NOW, self.WHEN_SCHEDULE) and not data.get("channels"):
+            self.add_error("channels", _("Choose at least one channel."))
+        if when == self.WHEN_SCHEDULE and "scheduled_local" not in self.errors:
+            at = data.get("scheduled_local")
+            if at is None:
+                self.add_error("scheduled_local", _("Choose when to publish."))
+            elif at <= timezone.now():
+                self.add_error(
+                    "scheduled_local",
+                    _("This time has passed. Choose a later time, or “Publish now”."),
+                )
+        return data

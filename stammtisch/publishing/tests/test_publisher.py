@@ -1,0 +1,366 @@
+"""The publisher's state machine, told as stories (docs: DESIGN.md "Publishing: exactly once")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from stammtisch.core.actions import Actor
+from stammtisch.core.models import AuditEvent
+from stammtisch.networks.base import NetworkError
+from stammtisch.networks.models import Channel
+from stammtisch.publishing import publisher
+from stammtisch.publishing.actions import do_create_post
+from stammtisch.publishing.models import Delivery, DeliveryAttempt, Post
+from stammtisch.publishing.tests.fake import Crash
+
+NOON = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+State = Delivery.State
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def schedule(cast, channels, at=NOON, text="Heute gibt es Maultaschen!"):
+    return do_create_post(Actor.system("test"), cast.workspace, text=text, channels=channels, scheduled_at=at)
+
+
+def delivery_of(post) -> Delivery:
+    return Delivery.objects.get(post=post)
+
+
+def test_it_publishes_a_due_delivery(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+
+    assert publisher.run_once("w1") == 1
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.PUBLISHED
+    assert delivery.remote_id == "fake-1"
+    assert delivery.remote_url == "https://fake.example/1"
+    assert delivery.published_at == NOON
+    assert delivery.lease_owner == ""
+    assert fake_network.publishes() == 1
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED
+    [attempt] = DeliveryAttempt.objects.filter(delivery=delivery)
+    assert (attempt.kind, attempt.outcome, attempt.worker) == ("publish", "published", "w1")
+
+
+def test_it_leaves_future_deliveries_alone(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel], at=NOON + dt.timedelta(hours=1))
+
+    assert publisher.run_once("w1") == 0
+    assert delivery_of(post).state == State.SCHEDULED
+    assert publisher.next_due() == NOON + dt.timedelta(hours=1)
+
+
+def test_it_leaves_drafts_alone(cast, channel, fake_network, frozen):
+    post = do_create_post(Actor.system("test"), cast.workspace, text="Entwurf", channels=[channel])
+
+    assert publisher.run_once("w1") == 0
+    assert post.status == Post.Status.DRAFT
+    assert delivery_of(post).due_at is None
+
+
+def test_it_records_the_attempt_before_the_call(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append(Crash())
+    with pytest.raises(Crash):
+        publisher.run_once("w1")
+    delivery = delivery_of(post)
+    assert delivery.state == State.PUBLISHING
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.outcome == "" and attempt.finished_at is None
+    assert delivery.attempts == 1
+
+
+def test_it_retries_after_429_honouring_retry_after(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append(NetworkError("429 Too Many Requests", retry_after=600))
+
+    publisher.run_once("w1")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.RETRY_WAIT
+    assert delivery.due_at >= NOON + dt.timedelta(seconds=600)
+    assert delivery.last_error == "429 Too Many Requests"
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHING
+
+    frozen.move_to(NOON + dt.timedelta(seconds=599))
+    assert publisher.run_once("w1") == 0
+    frozen.move_to(delivery.due_at)
+    assert publisher.run_once("w1") == 1
+    assert delivery_of(post).state == State.PUBLISHED
+    assert fake_network.publishes() == 2
+
+
+def test_backoff_grows_with_jitter_and_a_ceiling():
+    for attempts, low, high in [(1, 15, 30), (2, 30, 60), (3, 60, 120), (20, 1800, 3600)]:
+        delay = publisher.backoff(attempts).total_seconds()
+        assert low <= delay <= high
+    assert publisher.backoff(1, retry_after=900).total_seconds() == 900
+
+
+def test_a_transient_error_retries_until_max_attempts_then_fails(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.extend(NetworkError("503") for _ in range(publisher.MAX_ATTEMPTS))
+
+    for _ in range(publisher.MAX_ATTEMPTS):
+        frozen.move_to(delivery_of(post).due_at)
+        publisher.run_once("w1")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.FAILED
+    assert fake_network.publishes() == publisher.MAX_ATTEMPTS
+    post.refresh_from_db()
+    assert post.status == Post.Status.FAILED
+
+
+def test_an_unknown_outcome_is_reconciled_without_a_second_publish(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append("accept_then_timeout")
+
+    publisher.run_once("w1")
+    delivery = delivery_of(post)
+    assert delivery.state == State.UNKNOWN
+    assert delivery.due_at == NOON + publisher.CHECK_DELAY
+
+    frozen.move_to(delivery.due_at)
+    publisher.run_once("w2")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.PUBLISHED
+    assert delivery.remote_id == "fake-1"
+    assert fake_network.publishes() == 1
+    assert [op for op, _key in fake_network.calls] == ["publish", "find_published"]
+    assert [(a.kind, a.outcome) for a in delivery.attempt_log.all()] == [
+        ("publish", "unknown"),
+        ("check", "found"),
+    ]
+
+
+def test_an_unknown_outcome_that_did_not_happen_is_published_after_the_check(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append(NetworkError("connection reset", outcome_unknown=True))
+
+    publisher.run_once("w1")
+    frozen.move_to(delivery_of(post).due_at)
+    publisher.run_once("w1")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.PUBLISHED
+    assert [op for op, _key in fake_network.calls] == ["publish", "find_published", "publish"]
+    assert [(a.kind, a.outcome) for a in delivery.attempt_log.all()] == [
+        ("publish", "unknown"),
+        ("check", "not_found"),
+        ("publish", "published"),
+    ]
+
+
+def test_a_failing_check_stays_unknown_and_never_publishes_blindly(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append("accept_then_timeout")
+    fake_network.find_script.append(NetworkError("503"))
+
+    publisher.run_once("w1")
+    frozen.move_to(delivery_of(post).due_at)
+    publisher.run_once("w1")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.UNKNOWN
+    assert delivery.due_at > NOON + publisher.CHECK_DELAY
+    assert fake_network.publishes() == 1
+
+
+def test_a_worker_that_crashed_mid_call_is_reconciled_after_its_lease(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append("accept_then_crash")
+    with pytest.raises(Crash):
+        publisher.run_once("w1")
+    assert delivery_of(post).state == State.PUBLISHING
+
+    frozen.move_to(NOON + publisher.LEASE - dt.timedelta(seconds=1))
+    assert publisher.run_once("w2") == 0  # the lease still holds
+
+    frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
+    assert publisher.run_once("w2") == 1
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.PUBLISHED
+    assert delivery.remote_id == "fake-1"
+    assert fake_network.publishes() == 1
+    assert [(a.worker, a.kind, a.outcome) for a in delivery.attempt_log.all()] == [
+        ("w1", "publish", ""),
+        ("w2", "check", "found"),
+    ]
+
+
+def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owner(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    [first] = publisher.claim("w1")
+    frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
+    [taken_over] = publisher.claim("w2")
+    assert taken_over.needs_check
+
+    assert publisher.process(first, "w1") == ""  # w1 notices it lost the lease: no call at all
+    assert fake_network.calls == []
+    assert publisher.process(taken_over, "w2") == State.PUBLISHED
+    assert fake_network.publishes() == 1
+    assert delivery_of(post).state == State.PUBLISHED
+
+
+def test_a_permanent_error_fails_without_retrying(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append(NetworkError("422 text too long", permanent=True))
+
+    publisher.run_once("w1")
+
+    delivery = delivery_of(post)
+    assert delivery.state == State.FAILED
+    assert delivery.last_error == "422 text too long"
+    frozen.move_to(NOON + dt.timedelta(days=1))
+    assert publisher.run_once("w1") == 0
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.OK
+
+
+def test_an_auth_error_fails_and_marks_the_channel_for_reconnection(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    later = schedule(cast, [channel], text="Später")
+    fake_network.script.append(NetworkError("401 token revoked", auth=True))
+
+    publisher.run_once("w1")
+
+    assert delivery_of(post).state == State.FAILED
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.NEEDS_RECONNECT
+    assert channel.health_message == "401 token revoked"
+    assert AuditEvent.objects.filter(action="channel.needs_reconnect", object_id=str(channel.pk)).exists()
+    # The next delivery on that channel fails without calling the network again.
+    assert delivery_of(later).state == State.FAILED
+    assert fake_network.publishes() == 1
+
+
+def test_a_connector_bug_counts_as_an_unknown_outcome(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append(KeyError("id"))
+
+    publisher.run_once("w1")
+
+    assert delivery_of(post).state == State.UNKNOWN
+
+
+def test_post_status_is_partial_when_one_channel_fails(cast, channel, second_channel, fake_network, frozen):
+    post = schedule(cast, [channel, second_channel])
+    fake_network.script.extend(["ok", NetworkError("403 forbidden", permanent=True)])
+
+    publisher.run_once("w1")
+
+    post.refresh_from_db()
+    assert post.status == Post.Status.PARTIAL
+    assert sorted(post.deliveries.values_list("state", flat=True)) == [
+        State.FAILED,
+        State.PUBLISHED,
+    ]
+
+
+def test_a_long_overdue_delivery_is_swept_up_and_logged(cast, channel, fake_network, frozen, caplog):
+    post = schedule(cast, [channel], at=NOON - dt.timedelta(hours=3))
+
+    assert publisher.run_once("w1") == 1
+
+    assert delivery_of(post).state == State.PUBLISHED
+    assert "published 3:00:00 late" in caplog.text
+
+
+def test_claims_come_in_batches(cast, channel, fake_network, frozen):
+    for n in range(5):
+        schedule(cast, [channel], text=f"Post {n}")
+
+    claims = publisher.claim("w1", limit=2)
+    assert len(claims) == 2
+    assert publisher.run_once("w1", limit=2) == 3  # the two claimed above are w1's until the lease ends
+
+
+def test_two_workers_cannot_claim_the_same_delivery(cast, channel, fake_network, frozen):
+    schedule(cast, [channel])
+
+    first = publisher.claim("w1")
+    second = publisher.claim("w2")
+
+    assert len(first) == 1
+    assert second == []
+    assert Delivery.objects.get().lease_owner == "w1"
+
+
+def test_a_claim_loses_when_the_row_changed_after_it_was_selected(cast, channel, fake_network, frozen):
+    """The conditional UPDATE: w2 saw the row as scheduled, but w1 claimed it first."""
+    post = schedule(cast, [channel])
+    delivery = delivery_of(post)
+    publisher.claim("w1")
+
+    due = publisher.claimable(timezone.now(), timezone.now())
+    won = Delivery.objects.filter(due, pk=delivery.pk, state=State.SCHEDULED).update(
+        state=State.PUBLISHING, lease_owner="w2"
+    )
+    assert won == 0
+    assert delivery_of(post).lease_owner == "w1"
+
+
+def test_a_stopping_worker_releases_the_rest_of_its_batch(cast, channel, fake_network, frozen):
+    for n in range(3):
+        schedule(cast, [channel], text=f"Post {n}")
+    calls = []
+
+    def stop_after_one():
+        calls.append(1)
+        return len(calls) > 1
+
+    assert publisher.run_once("w1", should_stop=stop_after_one) == 1
+
+    states = sorted(Delivery.objects.values_list("state", "lease_owner"))
+    assert states == [(State.PUBLISHED, ""), (State.SCHEDULED, ""), (State.SCHEDULED, "")]
+    assert publisher.run_once("w2") == 2
+
+
+def test_on_postgresql_a_locked_row_is_skipped_not_waited_for(transactional_db, cast, channel, fake_network):
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED is the PostgreSQL claim; SQLite runs one writer at a time")
+    post = schedule(cast, [channel], at=timezone.now())
+    other = connections.create_connection("default")
+    try:
+        other.ensure_connection()
+        other.set_autocommit(False)
+        with other.cursor() as cursor:  # another worker's claim transaction, still open
+            cursor.execute("SELECT id FROM publishing_delivery WHERE post_id = %s FOR UPDATE", [post.pk])
+        assert publisher.claim("w2") == []
+        other.rollback()
+        assert [c.delivery_id for c in publisher.claim("w2")] == [delivery_of(post).pk]
+    finally:
+        other.close()
+
+
+def test_the_lease_is_renewed_when_the_call_starts(cast, channel, fake_network, frozen):
+    """The last item of a long batch still has a full lease for its network call."""
+    post = schedule(cast, [channel])
+    [item] = publisher.claim("w1")
+    frozen.move_to(NOON + publisher.LEASE - dt.timedelta(seconds=5))
+    fake_network.script.append(Crash())  # look at the row as it is during the call
+
+    with pytest.raises(Crash):
+        publisher.process(item, "w1")
+
+    delivery = delivery_of(post)
+    assert delivery.lease_until == NOON + publisher.LEASE - dt.timedelta(seconds=5) + publisher.LEASE
+    frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
+    assert publisher.claim("w2") == []

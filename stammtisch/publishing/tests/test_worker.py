@@ -1,0 +1,135 @@
+"""`stammtisch worker`: one pass, sleeping until the next due time, stopping cleanly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from stammtisch.core.actions import Actor
+from stammtisch.core.worker import Job, PostgresWaiter, Worker
+from stammtisch.publishing.actions import do_create_post
+from stammtisch.publishing.models import Delivery
+
+NOON = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def schedule(cast, channel, at):
+    return do_create_post(Actor.system(), cast.workspace, text="Hallo Stuttgart", channels=[channel], scheduled_at=at)
+
+
+def test_worker_once_publishes_what_is_due(cast, channel, fake_network, frozen, capsys):
+    schedule(cast, channel, NOON)
+    schedule(cast, channel, NOON + dt.timedelta(minutes=5))
+
+    call_command("worker", "--once", "--id", "test-worker")
+
+    assert "processed 1 deliveries" in capsys.readouterr().out
+    assert sorted(Delivery.objects.values_list("state", flat=True)) == ["published", "scheduled"]
+    assert fake_network.publishes() == 1
+
+
+def test_it_sleeps_until_the_next_due_time_at_most_max_sleep(cast, channel, fake_network, frozen):
+    worker = Worker(worker_id="w", jobs=[], max_sleep=5.0)
+    assert worker.sleep_seconds() == 5.0
+
+    schedule(cast, channel, NOON + dt.timedelta(seconds=2))
+    assert worker.sleep_seconds() == 2.0
+
+    frozen.move_to(NOON + dt.timedelta(seconds=3))
+    assert worker.sleep_seconds() == 0.0
+
+
+def test_periodic_jobs_run_when_due_and_failures_do_not_stop_the_worker(cast, frozen):
+    ticks = {"now": 100.0}
+    ran: list[dt.datetime] = []
+
+    def broken(now: dt.datetime) -> None:
+        raise RuntimeError("boom")
+
+    worker = Worker(
+        worker_id="w",
+        jobs=[Job("record", 10.0, ran.append), Job("broken", 10.0, broken)],
+        clock=lambda: ticks["now"],
+    )
+    worker.tick()
+    worker.tick()
+    assert ran == [NOON]
+    assert worker.sleep_seconds() == 5.0  # max_sleep; the job is due in 10 s
+    ticks["now"] = 108.0
+    assert worker.sleep_seconds() == 2.0
+    ticks["now"] = 110.0
+    worker.tick()
+    assert len(ran) == 2
+
+
+def test_a_stop_request_ends_the_loop(cast, channel, fake_network, frozen):
+    schedule(cast, channel, NOON)
+    worker = Worker(worker_id="w", jobs=[])
+    worker.request_stop()
+
+    worker.run_forever()  # returns at once
+
+    assert worker.tick() == 0  # a stopping worker claims, sees the stop, gives everything back
+    assert Delivery.objects.get().state == "scheduled"
+    assert Delivery.objects.get().lease_owner == ""
+
+
+def test_on_postgresql_a_new_post_wakes_the_worker_at_once(transactional_db, cast, channel):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite workers sleep until the next due time")
+    worker = Worker(worker_id="w", jobs=[])
+    waiter = PostgresWaiter(worker.stopping)
+    try:
+        schedule(cast, channel, NOON)  # commits, then NOTIFY
+        started = time.monotonic()
+        waiter.wait(10.0)
+        assert time.monotonic() - started < 2.0
+    finally:
+        waiter.close()
+
+
+def test_the_worker_process_exits_0_on_sigterm(tmp_path):
+    import os
+    import selectors
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "STAMMTISCH_DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    subprocess.run([sys.executable, "-m", "stammtisch.cli", "migrate", "-v0"], env=env, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stammtisch.cli", "worker", "--id", "sigterm-test"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(process.stderr, selectors.EVENT_READ)
+        log = ""
+        deadline = time.monotonic() + 60
+        while "worker sigterm-test started" not in log and time.monotonic() < deadline:
+            if selector.select(timeout=1):
+                log += process.stderr.readline()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert "worker sigterm-test stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
