@@ -37,7 +37,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 
 messages: $(VENV)/.installed-dev
-	cd stammtisch && ../$(BIN)/django-admin makemessages -l de --no-location --no-obsolete -i 'static/*' && ../$(BIN)/django-admin makemessages -d djangojs -l de --no-location -i 'static/stammtisch/vendor/*' || true
+	cd stammtisch && ../$(BIN)/django-admin makemessages -l de --no-location --no-obsolete -i 'static/*' -i 'devtools/*' -i '*/tests/*' && ../$(BIN)/django-admin makemessages -d djangojs -l de --no-location -i 'static/stammtisch/vendor/*' || true
 	cd stammtisch && ../$(BIN)/django-admin compilemessages
 
 clean:

@@ -112,7 +112,7 @@ def browser_page(live_server, tmp_path):  # type: ignore[no-untyped-def]
                 "--disable-sync",
             ],
         )
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="de-DE")
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:

@@ -37,11 +37,7 @@ def get_membership(request: HttpRequest, slug: str, perm: str = Perm.VIEW) -> Me
     """The member's membership in the workspace `slug`; 404 for outsiders, 403 without `perm`."""
     if not request.user.is_authenticated:
         raise Http404
-    membership = (
-        Membership.objects.select_related("workspace")
-        .filter(user=request.user, workspace__slug=slug)
-        .first()
-    )
+    membership = Membership.objects.select_related("workspace").filter(user=request.user, workspace__slug=slug).first()
     if membership is None:
         raise Http404
     if not membership.can(perm):

@@ -81,6 +81,12 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "channel.connect": gettext_lazy("Channel connected"),
     "channel.reconnect": gettext_lazy("Channel reconnected"),
     "channel.disconnect": gettext_lazy("Channel disconnected"),
+    "channel.needs_reconnect": gettext_lazy("Channel needs reconnection"),
+    "post.schedule": gettext_lazy("Post scheduled"),
+    "post.create_draft": gettext_lazy("Draft saved"),
+    "post.publish_now": gettext_lazy("Post published now"),
+    "post.cancel": gettext_lazy("Post cancelled"),
+    "delivery.retry": gettext_lazy("Publishing retried"),
 }
 
 
@@ -121,8 +127,7 @@ def audit(
     return AuditEvent.objects.create(
         workspace=workspace,
         actor=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
-        actor_label=actor.label
-        or (actor.user.get_username() if actor.user is not None else "system"),
+        actor_label=actor.label or (actor.user.get_username() if actor.user is not None else "system"),
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""),
@@ -231,8 +236,7 @@ def do_change_role(actor: Actor, membership: Membership, role: str) -> Membershi
         raise ActionError(_("Only an owner can make someone an owner or change an owner's role."))
     if old == Role.OWNER and not _other_owners_exist(membership):
         raise ActionError(
-            _("%(name)s is the last owner. Make someone else an owner first.")
-            % {"name": member_name(membership.user)}
+            _("%(name)s is the last owner. Make someone else an owner first.") % {"name": member_name(membership.user)}
         )
     membership.role = role
     membership.save(update_fields=["role"])
@@ -278,12 +282,7 @@ def do_leave_workspace(actor: Actor, workspace: Workspace) -> None:
         raise PermissionDenied
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.OWNER and not _other_owners_exist(membership):
-        raise ActionError(
-            _(
-                "You are the last owner of this workspace. "
-                "Make someone else an owner before you leave."
-            )
-        )
+        raise ActionError(_("You are the last owner of this workspace. Make someone else an owner before you leave."))
     audit(
         actor,
         "member.leave",
@@ -363,9 +362,7 @@ def do_invite(actor: Actor, workspace: Workspace, *, email: str, role: str) -> I
         mine = require_perm(actor, workspace, Perm.MANAGE)
         _check_role_to_offer(actor, mine, role)
         if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
-            raise ActionError(
-                _("%(email)s is already a member of this workspace.") % {"email": email}
-            )
+            raise ActionError(_("%(email)s is already a member of this workspace.") % {"email": email})
         now = timezone.now()
         replaced = Invitation.objects.filter(
             workspace=workspace, email__iexact=email, accepted_at=None, revoked_at=None
@@ -396,9 +393,7 @@ def do_resend_invitation(actor: Actor, invitation: Invitation) -> InvitationSent
     token, token_hash = _new_token()
     with transaction.atomic():
         mine = require_perm(actor, invitation.workspace, Perm.MANAGE)
-        invitation = (
-            Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
-        )
+        invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
         _check_role_to_offer(actor, mine, invitation.role)
         if invitation.accepted_at is not None:
             raise ActionError(_("This invitation has already been accepted."))
@@ -424,13 +419,9 @@ def do_resend_invitation(actor: Actor, invitation: Invitation) -> InvitationSent
 @transaction.atomic
 def do_revoke_invitation(actor: Actor, invitation: Invitation) -> Invitation:
     require_perm(actor, invitation.workspace, Perm.MANAGE)
-    invitation = (
-        Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
-    )
+    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
     if invitation.accepted_at is not None:
-        raise ActionError(
-            _("This invitation has already been accepted; remove the member instead.")
-        )
+        raise ActionError(_("This invitation has already been accepted; remove the member instead."))
     if invitation.revoked_at is not None:
         return invitation
     invitation.revoked_at = timezone.now()
@@ -451,20 +442,14 @@ def do_accept_invitation(actor: Actor, invitation: Invitation) -> Membership:
     """The signed-in actor joins the workspace with the invitation's role."""
     if actor.user is None or actor.user.pk is None:
         raise PermissionDenied
-    invitation = (
-        Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
-    )
+    invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
     status = invitation.status
     if status != "open":
         raise ActionError(INVITATION_PROBLEMS[status])
     workspace = invitation.workspace
     if actor_membership(actor, workspace) is not None:
-        raise ActionError(
-            _("You are already a member of %(workspace)s.") % {"workspace": workspace.name}
-        )
-    membership = Membership.objects.create(
-        user=cast(Any, actor.user), workspace=workspace, role=invitation.role
-    )
+        raise ActionError(_("You are already a member of %(workspace)s.") % {"workspace": workspace.name})
+    membership = Membership.objects.create(user=cast(Any, actor.user), workspace=workspace, role=invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = actor.user  # type: ignore[assignment]
     invitation.save(update_fields=["accepted_at", "accepted_by"])

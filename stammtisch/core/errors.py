@@ -23,9 +23,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error(
-        request, 403, _("Not allowed"), _("Your role in this workspace does not allow this. Ask an admin.")
-    )
+    return _error(request, 403, _("Not allowed"), _("Your role in this workspace does not allow this. Ask an admin."))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -23,20 +23,14 @@ def logo_max_bytes() -> int:
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    zones = sorted(
-        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
-    )
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/"))
     return [(z, z.replace("_", " ")) for z in zones]
 
 
 class WorkspaceCreateForm(forms.Form):
     name = forms.CharField(label=_("Name of the brand or company"), max_length=100)
-    time_zone = forms.ChoiceField(
-        label=_("Time zone"), choices=time_zone_choices, initial="Europe/Berlin"
-    )
-    language = forms.ChoiceField(
-        label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
-    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="Europe/Berlin")
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE)
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
@@ -77,16 +71,12 @@ class WorkspaceSettingsForm(forms.Form):
         required=False,
         widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
         error_messages={
-            "invalid_image": _(
-                "This file is not an image we can read. Please upload a PNG, JPEG, GIF or WebP."
-            )
+            "invalid_image": _("This file is not an image we can read. Please upload a PNG, JPEG, GIF or WebP.")
         },
     )
     remove_logo = forms.BooleanField(label=_("Remove the current logo"), required=False)
 
-    def __init__(
-        self, *args: Any, workspace: Workspace, read_only: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, workspace: Workspace, read_only: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
             {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Callable
 
@@ -19,8 +20,6 @@ class ClientAddressMiddleware:
         if settings.BEHIND_PROXY:
             forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
             candidate = forwarded.split(",")[-1].strip() if forwarded else ""
-            try:
+            with contextlib.suppress(ValueError):
                 request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass
         return self.get_response(request)

@@ -76,15 +76,13 @@ PLANNED_SECTIONS = {
     "links": (
         gettext_lazy("Links"),
         gettext_lazy(
-            "Short links with UTM parameters, first-party click and conversion tracking, QR codes "
-            "and website embeds."
+            "Short links with UTM parameters, first-party click and conversion tracking, QR codes and website embeds."
         ),
     ),
     "goals": (
         gettext_lazy("Goals & Analytics"),
         gettext_lazy(
-            "Goals with KPIs, targets and deadlines, dashboards over weeks and months, "
-            "best time to post and reports."
+            "Goals with KPIs, targets and deadlines, dashboards over weeks and months, best time to post and reports."
         ),
     ),
 }
@@ -93,9 +91,7 @@ PLANNED_SECTIONS = {
 @account_view
 def home(request: HttpRequest) -> HttpResponse:
     """Go to the workspace used last, else the first one, else offer to create one."""
-    memberships = Membership.objects.filter(user=cast(Any, request.user)).select_related(
-        "workspace"
-    )
+    memberships = Membership.objects.filter(user=cast(Any, request.user)).select_related("workspace")
     last = request.session.get("workspace")
     chosen = next((m for m in memberships if m.workspace.slug == last), None) or memberships.first()
     if chosen is None:
@@ -215,9 +211,7 @@ def workspace_logo(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(content, content_type=content_type)
     else:
         initial = escape((workspace.name.strip()[:1] or "?").upper())
-        response = HttpResponse(
-            _PLACEHOLDER_SVG.format(initial=initial), content_type="image/svg+xml"
-        )
+        response = HttpResponse(_PLACEHOLDER_SVG.format(initial=initial), content_type="image/svg+xml")
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     return response
@@ -253,29 +247,21 @@ def members(request: HttpRequest) -> HttpResponse:
     can_own = mine.can(Perm.OWN)
     rows: list[MemberRow] = []
     for membership in workspace.memberships.select_related("user").order_by("user__username"):
-        editable = (
-            can_manage and membership.pk != mine.pk and (can_own or membership.role != Role.OWNER)
-        )
+        editable = can_manage and membership.pk != mine.pk and (can_own or membership.role != Role.OWNER)
         rows.append(
             MemberRow(
                 membership=membership,
                 name=member_name(membership.user),
                 is_me=membership.pk == mine.pk,
                 editable=editable,
-                role_form=RoleForm(
-                    initial={"role": membership.role}, can_own=can_own, prefix=f"m{membership.pk}"
-                )
+                role_form=RoleForm(initial={"role": membership.role}, can_own=can_own, prefix=f"m{membership.pk}")
                 if editable
                 else None,
             )
         )
     invitations: list[Invitation] = []
     if can_manage:
-        invitations = list(
-            workspace.invitations.filter(accepted_at=None, revoked_at=None).select_related(
-                "invited_by"
-            )
-        )
+        invitations = list(workspace.invitations.filter(accepted_at=None, revoked_at=None).select_related("invited_by"))
     return render(
         request,
         "core/members.html",
@@ -295,16 +281,12 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_POST
 def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = get_membership_for_member(request, membership_id)
-    form = RoleForm(
-        request.POST, can_own=_membership(request).can(Perm.OWN), prefix=f"m{membership.pk}"
-    )
+    form = RoleForm(request.POST, can_own=_membership(request).can(Perm.OWN), prefix=f"m{membership.pk}")
     if not form.is_valid():
         messages.error(request, _("Please choose one of the roles."))
     else:
         try:
-            changed = do_change_role(
-                Actor.from_request(request), membership, form.cleaned_data["role"]
-            )
+            changed = do_change_role(Actor.from_request(request), membership, form.cleaned_data["role"])
         except ActionError as error:
             _action_error(request, error)
         else:
@@ -328,8 +310,7 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(name)s was removed from the workspace.")
-                % {"name": member_name(membership.user)},
+                _("%(name)s was removed from the workspace.") % {"name": member_name(membership.user)},
             )
         return redirect("core:members", slug=_workspace(request).slug)
     return render(
@@ -369,20 +350,12 @@ def _invitation_sent_message(request: HttpRequest, sent: InvitationSent) -> None
     if sent.mailed:
         messages.success(
             request,
-            _(
-                "Invitation sent to %(email)s. "
-                "You can also share this link with them directly: %(url)s"
-            )
-            % params,
+            _("Invitation sent to %(email)s. You can also share this link with them directly: %(url)s") % params,
         )
     else:
         messages.warning(
             request,
-            _(
-                "The e-mail to %(email)s could not be sent. "
-                "Share this link with them yourself: %(url)s"
-            )
-            % params,
+            _("The e-mail to %(email)s could not be sent. Share this link with them yourself: %(url)s") % params,
         )
 
 
@@ -428,8 +401,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("The invitation to %(email)s was revoked; its link no longer works.")
-            % {"email": invitation.email},
+            _("The invitation to %(email)s was revoked; its link no longer works.") % {"email": invitation.email},
         )
     return redirect("core:members", slug=_workspace(request).slug)
 
@@ -480,9 +452,7 @@ def _invitation_page(request: HttpRequest, token: str, invitation: Invitation) -
     status = invitation.status
     if status != "open":
         used_by_me = (
-            status == "accepted"
-            and request.user.is_authenticated
-            and invitation.accepted_by_id == request.user.pk
+            status == "accepted" and request.user.is_authenticated and invitation.accepted_by_id == request.user.pk
         )
         context.update(state=status, problem=INVITATION_PROBLEMS[status], used_by_me=used_by_me)
         return render(request, "core/invitation.html", context, status=200 if used_by_me else 410)
@@ -493,9 +463,7 @@ def _invitation_page(request: HttpRequest, token: str, invitation: Invitation) -
         context.update(
             state="anonymous",
             login_url=_url_or_none(settings.LOGIN_URL, {"next": request.path}),
-            signup_url=_url_or_none(
-                "accounts:signup", {"next": request.path, "email": invitation.email}
-            )
+            signup_url=_url_or_none("accounts:signup", {"next": request.path, "email": invitation.email})
             if settings.SIGNUP_ENABLED
             else None,
         )
@@ -532,21 +500,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request)
     events = AuditEvent.objects.filter(workspace=workspace)
     action_codes = sorted(set(events.order_by().values_list("action", flat=True).distinct()))
-    actor_ids = set(
-        events.exclude(actor=None).order_by().values_list("actor_id", flat=True).distinct()
-    )
+    actor_ids = set(events.exclude(actor=None).order_by().values_list("actor_id", flat=True).distinct())
     actors = sorted(
-        (
-            (user.pk, member_name(user))
-            for user in get_user_model().objects.filter(pk__in=actor_ids)
-        ),
+        ((user.pk, member_name(user)) for user in get_user_model().objects.filter(pk__in=actor_ids)),
         key=lambda pair: pair[1].lower(),
     )
     form = AuditFilterForm(
         request.GET or None,
-        actions=sorted(
-            ((code, audit_action_label(code)) for code in action_codes), key=lambda p: p[1].lower()
-        ),
+        actions=sorted(((code, audit_action_label(code)) for code in action_codes), key=lambda p: p[1].lower()),
         actors=actors,
     )
     filters: dict[str, str] = {}
@@ -557,9 +518,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["actor"]:
             events = events.filter(actor_id=form.cleaned_data["actor"])
             filters["actor"] = str(form.cleaned_data["actor"])
-    page = Paginator(events.select_related("actor"), AUDIT_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(events.select_related("actor"), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "core/audit_log.html",

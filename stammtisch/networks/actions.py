@@ -24,9 +24,7 @@ def do_disconnect_channel(actor: Actor, channel: Channel) -> Channel:
         raise ActionError(_("This channel is already disconnected."))
     previous = channel.health
     channel.health = Channel.Health.DISCONNECTED
-    channel.health_message = _("Disconnected by %(name)s.") % {
-        "name": actor.label or _("the system")
-    }
+    channel.health_message = _("Disconnected by %(name)s.") % {"name": actor.label or _("the system")}
     channel.health_checked_at = timezone.now()
     channel.credentials = {}
     channel.save(update_fields=["health", "health_message", "health_checked_at", "credentials"])

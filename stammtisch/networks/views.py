@@ -113,9 +113,7 @@ def channel_disconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
         except ActionError as error:
             messages.error(request, error.message)
         else:
-            messages.success(
-                request, _("“%(name)s” was disconnected.") % {"name": channel.display_name}
-            )
+            messages.success(request, _("“%(name)s” was disconnected.") % {"name": channel.display_name})
         return redirect("networks:channels", slug=slug)
     return render(
         request,

@@ -48,9 +48,11 @@ def test_the_guarded_client_checks_redirect_targets() -> None:
             return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})
         return httpx.Response(200, text="secret")
 
-    with guarded_client(transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(httpx.RequestError, match="private or local"):
-            client.get("http://8.8.8.8/feed")
+    with (
+        guarded_client(transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(httpx.RequestError, match="private or local"),
+    ):
+        client.get("http://8.8.8.8/feed")
 
 
 def test_the_client_sends_a_user_agent_and_has_a_timeout() -> None:
@@ -89,5 +91,5 @@ def test_it_maps_transport_errors_to_safe_retry_or_unknown_outcome() -> None:
 def test_the_suite_blocks_real_network_access() -> None:
     import socket
 
-    with pytest.raises(Exception, match="(?i)socket|blocked|allowed"):
+    with pytest.raises(Exception, match=r"(?i)socket|blocked|allowed"):
         socket.create_connection(("8.8.8.8", 53), timeout=1)

@@ -47,9 +47,7 @@ def test_it_invites_by_mail_and_a_new_user_accepts(cast, mailoutbox, settings) -
     token = token_from(message)
     invitation = Invitation.objects.get(email="gina@example.org")
     assert invitation.token_hash == hash_token(token)
-    assert token not in str(
-        Invitation.objects.values().get(pk=invitation.pk)
-    )  # only the hash is kept
+    assert token not in str(Invitation.objects.values().get(pk=invitation.pk))  # only the hash is kept
     assert invitation.expires_at == pytest.approx(
         timezone.now() + dt.timedelta(days=settings.INVITATION_DAYS), abs=dt.timedelta(minutes=1)
     )
@@ -69,9 +67,7 @@ def test_it_invites_by_mail_and_a_new_user_accepts(cast, mailoutbox, settings) -
     assert "Reviewer" in offer.content.decode()
     accepted = client.post(url)
     assert accepted.status_code == 302
-    assert accepted["Location"] == reverse(
-        "core:workspace_home", kwargs={"slug": cast.workspace.slug}
-    )
+    assert accepted["Location"] == reverse("core:workspace_home", kwargs={"slug": cast.workspace.slug})
     assert Membership.objects.get(workspace=cast.workspace, user=gina).role == Role.REVIEWER
     invitation.refresh_from_db()
     assert invitation.accepted_by == gina
@@ -97,8 +93,7 @@ def test_it_says_plainly_that_an_invitation_has_expired(cast, mailoutbox, settin
     gina = User.objects.create_user("gina", "gina@example.org", "a long enough password")
 
     with time_machine.travel(
-        dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-        + dt.timedelta(days=settings.INVITATION_DAYS, seconds=1)
+        dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC) + dt.timedelta(days=settings.INVITATION_DAYS, seconds=1)
     ):
         for client in (english_client(), english_client(gina)):
             response = client.get(url)
@@ -124,17 +119,13 @@ def test_it_says_plainly_that_an_invitation_was_revoked(cast, mailoutbox) -> Non
     assert "its link no longer works" in response.content.decode()
     assert AuditEvent.objects.filter(action="invitation.revoke", actor=cast.alice).exists()
 
-    page = english_client().get(
-        reverse("core:invitation_accept", kwargs={"token": token_from(mailoutbox[0])})
-    )
+    page = english_client().get(reverse("core:invitation_accept", kwargs={"token": token_from(mailoutbox[0])}))
     assert page.status_code == 410
     assert "This invitation was revoked" in page.content.decode()
 
 
 def test_it_explains_a_link_that_never_existed(cast) -> None:
-    response = english_client().get(
-        reverse("core:invitation_accept", kwargs={"token": "not-a-token"})
-    )
+    response = english_client().get(reverse("core:invitation_accept", kwargs={"token": "not-a-token"}))
     assert response.status_code == 404
     assert 'data-invitation-state="unknown"' in response.content.decode()
     assert "This invitation link does not work" in response.content.decode()
@@ -153,18 +144,8 @@ def test_it_resends_with_a_new_link_and_the_old_one_stops_working(cast, mailoutb
     assert len(mailoutbox) == 2
     new_token = token_from(mailoutbox[1])
     assert new_token != old_token
-    assert (
-        english_client()
-        .get(reverse("core:invitation_accept", kwargs={"token": old_token}))
-        .status_code
-        == 404
-    )
-    assert (
-        english_client()
-        .get(reverse("core:invitation_accept", kwargs={"token": new_token}))
-        .status_code
-        == 200
-    )
+    assert english_client().get(reverse("core:invitation_accept", kwargs={"token": old_token})).status_code == 404
+    assert english_client().get(reverse("core:invitation_accept", kwargs={"token": new_token})).status_code == 200
     assert AuditEvent.objects.filter(action="invitation.resend").count() == 1
 
 
@@ -172,9 +153,7 @@ def test_it_lists_open_invitations_for_admins(cast) -> None:
     invite(cast, "gina@example.org")
     invite(cast, "hans@example.org", Role.ANALYST)
     Invitation.objects.filter(email="hans@example.org").update(revoked_at=timezone.now())
-    page = english_client(cast.alice).get(
-        reverse("core:members", kwargs={"slug": cast.workspace.slug})
-    )
+    page = english_client(cast.alice).get(reverse("core:members", kwargs={"slug": cast.workspace.slug}))
     text = page.content.decode()
     assert "gina@example.org" in text
     assert "hans@example.org" not in text
@@ -218,9 +197,7 @@ def test_it_replaces_an_open_invitation_to_the_same_address(cast, mailoutbox) ->
         "revoked",
         "open",
     ]
-    page = english_client().get(
-        reverse("core:invitation_accept", kwargs={"token": token_from(mailoutbox[0])})
-    )
+    page = english_client().get(reverse("core:invitation_accept", kwargs={"token": token_from(mailoutbox[0])}))
     assert page.status_code == 410
 
 
@@ -232,9 +209,7 @@ def test_it_replaces_an_open_invitation_to_the_same_address(cast, mailoutbox) ->
     ],
 )
 def test_it_shows_field_errors_for_a_bad_invitation(cast, data, field) -> None:
-    response = english_client(cast.adam).post(
-        reverse("core:invite", kwargs={"slug": cast.workspace.slug}), data
-    )
+    response = english_client(cast.adam).post(reverse("core:invite", kwargs={"slug": cast.workspace.slug}), data)
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert b'class="error"' in response.content

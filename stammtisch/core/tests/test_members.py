@@ -37,9 +37,7 @@ def change_role(client, cast, user, role: str):
 
 
 def test_it_lists_members_with_roles_and_what_each_role_may_do(cast) -> None:
-    page = english_client(cast.bob).get(
-        reverse("core:members", kwargs={"slug": cast.workspace.slug})
-    )
+    page = english_client(cast.bob).get(reverse("core:members", kwargs={"slug": cast.workspace.slug}))
     assert page.status_code == 200
     text = page.content.decode()
     for name in ["Alice", "Adam", "Bob", "Anna", "Carol"]:
@@ -92,9 +90,7 @@ def test_it_lets_an_owner_step_down_once_there_is_another_owner(cast) -> None:
     change_role(alice, cast, cast.adam, Role.OWNER)
     do_change_role(Actor(user=cast.alice), membership(cast, cast.alice), Role.ADMIN)
     assert membership(cast, cast.alice).role == Role.ADMIN
-    assert list(Membership.objects.filter(workspace=cast.workspace, role=Role.OWNER)) == [
-        membership(cast, cast.adam)
-    ]
+    assert list(Membership.objects.filter(workspace=cast.workspace, role=Role.OWNER)) == [membership(cast, cast.adam)]
 
 
 def test_it_never_removes_the_last_owner(cast) -> None:
@@ -103,9 +99,7 @@ def test_it_never_removes_the_last_owner(cast) -> None:
     english_client(cast.adam).post(remove_url(cast, cast.alice))
     assert not Membership.objects.filter(workspace=cast.workspace, user=cast.alice).exists()
     # adam is now the last owner: nobody can take that away, not even adam himself by leaving.
-    response = english_client(cast.adam).post(
-        reverse("core:leave", kwargs={"slug": cast.workspace.slug}), follow=True
-    )
+    response = english_client(cast.adam).post(reverse("core:leave", kwargs={"slug": cast.workspace.slug}), follow=True)
     assert "You are the last owner" in response.content.decode()
     assert membership(cast, cast.adam).role == Role.OWNER
 
@@ -124,10 +118,7 @@ def test_it_removes_a_member_after_confirmation(cast) -> None:
         "role": "reviewer",
     }
     assert (
-        english_client(cast.carol)
-        .get(reverse("core:members", kwargs={"slug": cast.workspace.slug}))
-        .status_code
-        == 404
+        english_client(cast.carol).get(reverse("core:members", kwargs={"slug": cast.workspace.slug})).status_code == 404
     )
 
 

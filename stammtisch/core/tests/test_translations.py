@@ -26,7 +26,7 @@ def parse_po(path: Path) -> dict[tuple[str, str], list[str]]:
 
     def flush() -> None:
         nonlocal fields, fuzzy
-        if "msgid" in fields and fields["msgid"]:
+        if fields.get("msgid"):
             forms = [v for k, v in sorted(fields.items()) if k.startswith("msgstr")]
             entries[(fields.get("msgctxt", ""), fields["msgid"])] = [] if fuzzy else forms
         fields, fuzzy = {}, False

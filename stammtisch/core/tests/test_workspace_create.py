@@ -17,9 +17,7 @@ def test_it_makes_the_creator_the_owner(cast) -> None:
     workspace = Workspace.objects.get(name="Besenwirtschaft Bob")
     assert response.status_code == 302
     assert Membership.objects.get(workspace=workspace, user=cast.bob).role == Role.OWNER
-    assert AuditEvent.objects.filter(
-        workspace=workspace, action="workspace.create", actor=cast.bob
-    ).exists()
+    assert AuditEvent.objects.filter(workspace=workspace, action="workspace.create", actor=cast.bob).exists()
 
 
 def test_it_shows_errors_for_an_empty_name(cast) -> None:

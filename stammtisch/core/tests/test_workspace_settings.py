@@ -67,16 +67,11 @@ def test_it_hides_the_workspace_from_charlie(cast) -> None:
     client = english_client(cast.charlie)
     assert client.get(settings_url(cast.workspace)).status_code == 404
     assert client.post(settings_url(cast.workspace), valid_post(name="Mine now")).status_code == 404
-    assert (
-        client.get(reverse("core:workspace_logo", kwargs={"slug": cast.workspace.slug})).status_code
-        == 404
-    )
+    assert client.get(reverse("core:workspace_logo", kwargs={"slug": cast.workspace.slug})).status_code == 404
 
 
 def test_it_lets_an_admin_change_the_settings(cast) -> None:
-    response = english_client(cast.adam).post(
-        settings_url(cast.workspace), valid_post(language="en")
-    )
+    response = english_client(cast.adam).post(settings_url(cast.workspace), valid_post(language="en"))
     assert response.status_code == 302
     cast.workspace.refresh_from_db()
     assert cast.workspace.language == "en"
@@ -102,9 +97,7 @@ def test_it_shows_field_errors_for_bad_input(cast, data, field, message) -> None
 
 def test_it_stores_a_logo_and_serves_it_to_members_only(cast) -> None:
     client = english_client(cast.alice)
-    response = client.post(
-        settings_url(cast.workspace), {**valid_post(), "logo": png_file("../../Logo 2026.GIF")}
-    )
+    response = client.post(settings_url(cast.workspace), {**valid_post(), "logo": png_file("../../Logo 2026.GIF")})
     assert response.status_code == 302
     cast.workspace.refresh_from_db()
     # The stored name follows the content (a PNG), never the uploaded name.
@@ -124,23 +117,15 @@ def test_it_stores_a_logo_and_serves_it_to_members_only(cast) -> None:
 
 
 def test_it_rejects_an_svg_logo(cast) -> None:
-    svg = SimpleUploadedFile(
-        "logo.svg", b"<svg onload='alert(1)'></svg>", content_type="image/svg+xml"
-    )
-    response = english_client(cast.alice).post(
-        settings_url(cast.workspace), {**valid_post(), "logo": svg}
-    )
+    svg = SimpleUploadedFile("logo.svg", b"<svg onload='alert(1)'></svg>", content_type="image/svg+xml")
+    response = english_client(cast.alice).post(settings_url(cast.workspace), {**valid_post(), "logo": svg})
     assert response.status_code == 200
     assert "logo" in response.context["form"].errors
 
 
 def test_it_rejects_a_logo_that_is_not_an_image(cast) -> None:
-    fake = SimpleUploadedFile(
-        "logo.png", b"<svg onload='alert(1)'></svg>", content_type="image/png"
-    )
-    response = english_client(cast.alice).post(
-        settings_url(cast.workspace), {**valid_post(), "logo": fake}
-    )
+    fake = SimpleUploadedFile("logo.png", b"<svg onload='alert(1)'></svg>", content_type="image/png")
+    response = english_client(cast.alice).post(settings_url(cast.workspace), {**valid_post(), "logo": fake})
     assert response.status_code == 200
     assert "logo" in response.context["form"].errors
     cast.workspace.refresh_from_db()
@@ -149,12 +134,8 @@ def test_it_rejects_a_logo_that_is_not_an_image(cast) -> None:
 
 def test_it_rejects_a_logo_that_is_too_large(cast, settings) -> None:
     settings.MAX_UPLOAD_MB = 1
-    big = SimpleUploadedFile(
-        "logo.png", b"\x89PNG" + b"0" * (1024 * 1024 + 1), content_type="image/png"
-    )
-    response = english_client(cast.alice).post(
-        settings_url(cast.workspace), {**valid_post(), "logo": big}
-    )
+    big = SimpleUploadedFile("logo.png", b"\x89PNG" + b"0" * (1024 * 1024 + 1), content_type="image/png")
+    response = english_client(cast.alice).post(settings_url(cast.workspace), {**valid_post(), "logo": big})
     assert response.status_code == 200
     assert "at most 1 MB" in " ".join(response.context["form"].errors["logo"])
 
@@ -176,8 +157,6 @@ def test_it_removes_the_logo_and_its_file(cast) -> None:
 
 
 def test_it_says_so_when_nothing_changed(cast) -> None:
-    response = english_client(cast.alice).post(
-        settings_url(cast.workspace), valid_post(), follow=True
-    )
+    response = english_client(cast.alice).post(settings_url(cast.workspace), valid_post(), follow=True)
     assert b"Nothing changed." in response.content
     assert not AuditEvent.objects.filter(action="workspace.update").exists()

@@ -364,15 +364,19 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
     for username, _first, _last, role in TEAM:
         if role != Role.OWNER:
             Membership.objects.create(user=users[username], workspace=workspace, role=role)
-    channels = [
-        do_connect_sandbox_channel(system, workspace, handle, display_name, stands_in_for)
-        for handle, display_name, stands_in_for in CHANNELS
-    ]
     authors = [Actor(user=users["alice"], label="alice"), Actor(user=users["bob"], label="bob")]
 
     now = timezone.now()
     tz = workspace.tz
     start = (now - dt.timedelta(days=HISTORY_DAYS)).astimezone(tz).date()
+    # The Sandbox accounts exist from the first day of the history, so the simulation fills in
+    # the daily follows and unfollows of all 90 days, not only those that posts brought.
+    opened = dt.datetime.combine(start, dt.time(8, 0), tzinfo=tz)
+    with clock.at(opened):
+        channels = [
+            do_connect_sandbox_channel(system, workspace, handle, display_name, stands_in_for)
+            for handle, display_name, stands_in_for in CHANNELS
+        ]
     queue = IDEAS[:]
     rng.shuffle(queue)
     planned = []
