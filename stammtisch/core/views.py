@@ -126,7 +126,7 @@ def planned_section(request: HttpRequest, section: str) -> HttpResponse:
     return render(
         request,
         "core/planned.html",
-        {"section": section, "title": title, "description": description},
+        {"nav": section, "section": section, "title": title, "description": description},
     )
 
 

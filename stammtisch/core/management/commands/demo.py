@@ -234,14 +234,25 @@ IDEAS = [
         P,
     ),
 ]
-REPLIES = [
-    "Danke dir! Bis bald im Stäffele 😊",
-    "Vielen Dank, das freut uns sehr!",
-    "Gute Frage! Komm gern vorbei, wir erklären es dir an der Theke.",
-    "Danke für dein Feedback – wir geben es ans Team weiter.",
-    "Oh wie schön, danke! Dann sehen wir uns am Sonntag?",
-    "Thank you so much, see you soon!",
-]
+# Answers by what the comment is (a question or not) and the commenter's language.
+REPLIES = {
+    ("comment", "de"): [
+        "Danke dir! Bis bald im Stäffele 😊",
+        "Vielen Dank, das freut uns sehr!",
+        "Danke für dein Feedback – wir geben es ans Team weiter.",
+        "Oh wie schön, danke! Dann sehen wir uns am Sonntag?",
+    ],
+    ("comment", "en"): ["Thank you so much, see you soon!", "Thanks a lot, that made our day! ☕"],
+    ("question", "de"): [
+        "Gute Frage! Komm gern vorbei, wir erklären es dir an der Theke.",
+        "Danke für die Frage! Schreib uns kurz eine Nachricht, dann klären wir das.",
+        "Gute Frage – ruf uns gern an (0711 123456), dann schauen wir gemeinsam.",
+    ],
+    ("question", "en"): [
+        "Good question! Drop by and ask at the counter, we're happy to help.",
+        "Thanks for asking! Send us a message and we'll sort it out.",
+    ],
+}
 FUTURE = [
     (
         2,
@@ -465,7 +476,14 @@ def _answer_some_comments(
             connector.reply(
                 channel,
                 Remote(id=event.remote_id),
-                rng.choice(REPLIES),
+                rng.choice(
+                    REPLIES[
+                        (
+                            "question" if event.data.get("question") else "comment",
+                            "en" if event.author_language == "en" else "de",
+                        )
+                    ]
+                ),
                 f"demo-reply-{channel.pk}-{event.remote_id}",
             )
 
