@@ -82,7 +82,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
-def browser_page(live_server, tmp_path):  # type: ignore[no-untyped-def]
+def browser_page(live_server, monkeypatch):  # type: ignore[no-untyped-def]
     """A Playwright page in Debian's headless Chromium (never a downloaded browser).
 
     Skipped when Chromium is missing, unless STAMMTISCH_REQUIRE_BROWSER=1 (set by .ci/run).
@@ -95,7 +95,7 @@ def browser_page(live_server, tmp_path):  # type: ignore[no-untyped-def]
             pytest.fail(f"{CHROMIUM} is missing and STAMMTISCH_REQUIRE_BROWSER=1 (apt-get install chromium)")
         pytest.skip(f"browser test skipped: {CHROMIUM} is missing (apt-get install chromium)")
     # Playwright's sync API runs an event loop; Django's ORM refuses to run beside one unless told.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

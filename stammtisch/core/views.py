@@ -90,9 +90,12 @@ PLANNED_SECTIONS = {
 
 @account_view
 def home(request: HttpRequest) -> HttpResponse:
-    """Go to the workspace used last, else the first one, else offer to create one."""
+    """Go to the workspace asked for (the switcher's `?w=slug`), else the one used last, else the
+    first one, else offer to create one."""
+    if request.GET.get("w") == "new":
+        return redirect("core:workspace_create")
     memberships = Membership.objects.filter(user=cast(Any, request.user)).select_related("workspace")
-    last = request.session.get("workspace")
+    last = request.GET.get("w") or request.session.get("workspace")
     chosen = next((m for m in memberships if m.workspace.slug == last), None) or memberships.first()
     if chosen is None:
         return redirect("core:workspace_create")

@@ -27,3 +27,13 @@ def test_it_shows_errors_for_an_empty_name(cast) -> None:
     )
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"name", "time_zone"}
+
+
+def test_the_workspace_switcher_goes_to_a_workspace_of_the_member_only(cast) -> None:
+    from conftest import client_for
+
+    client = client_for(cast.alice)
+    assert client.get("/?w=cafe-koenigsbau")["Location"] == "/w/cafe-koenigsbau/"
+    assert client.get("/?w=new")["Location"] == "/w/new/"
+    # charlie's workspace is not alice's: she lands in her own.
+    assert client.get("/?w=charlies-chili")["Location"] == "/w/cafe-koenigsbau/"

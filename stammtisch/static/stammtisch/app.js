@@ -9,3 +9,11 @@ document.addEventListener("htmx:responseError", (event) => {
     : `That did not work (error ${status}). Please try again.`;
   document.querySelector("main")?.prepend(box);
 });
+
+// A select marked data-autosubmit submits its form on change (the form works without it, too).
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (target instanceof HTMLSelectElement && target.hasAttribute("data-autosubmit")) {
+    target.form?.submit();
+  }
+});

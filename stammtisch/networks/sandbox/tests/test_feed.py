@@ -24,7 +24,7 @@ def publish(network, channel, when, text, key, **kwargs) -> Remote:
 
 def get(client: Client, url: str, at: dt.datetime = NOW):
     with clock.at(at):
-        return client.get(url)
+        return client.get(url, HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_it_is_a_public_view() -> None:
