@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from stammtisch.core.crypto import EncryptedJSONField
 from stammtisch.core.models import Workspace
 from stammtisch.networks.base import Network
-from stammtisch.networks.registry import get_network, network_choices
+from stammtisch.networks.registry import NETWORK_NAMES, get_network, network_choices
 
 
 class Channel(models.Model):
@@ -43,7 +43,15 @@ class Channel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name} ({self.get_network_display()})"
+        network = self.get_network_display()
+        if self.stands_in_for_label:
+            network = _("%(network)s as %(real)s") % {"network": network, "real": self.stands_in_for_label}
+        return f"{self.display_name} @{self.handle} ({network})"
+
+    @property
+    def stands_in_for_label(self) -> str:
+        value = self.stands_in_for
+        return NETWORK_NAMES.get(value, value.title()) if value else ""
 
     @property
     def connector(self) -> Network:

@@ -11,6 +11,20 @@ from django.utils.translation import gettext_lazy as _
 
 from stammtisch.networks.base import Network
 
+# Names of the networks Stammtisch knows, connectable or not yet (also what a Sandbox channel may
+# stand in for).
+NETWORK_NAMES: dict[str, str] = {
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "linkedin": "LinkedIn",
+    "x": "X",
+    "threads": "Threads",
+    "telegram": "Telegram",
+    "xing": "XING",
+}
+
 # key: (label, dotted path of the connector class). Adding a network starts here (CONTRIBUTING.md).
 CONNECTORS: dict[str, tuple[str | Promise, str]] = {
     "sandbox": (_("Sandbox"), "stammtisch.networks.sandbox.connector.SandboxNetwork"),

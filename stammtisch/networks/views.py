@@ -15,22 +15,10 @@ from stammtisch.core.roles import Perm
 from stammtisch.networks.access import get_channel_for_member
 from stammtisch.networks.actions import do_disconnect_channel
 from stammtisch.networks.models import Channel
-from stammtisch.networks.registry import CONNECTORS, enabled_keys
+from stammtisch.networks.registry import CONNECTORS, NETWORK_NAMES, enabled_keys
 
 # Names of the networks a channel can stand in for (the demo's Sandbox "Instagram"). Proper
 # names, not translated. Connectors for these come with the networks issue.
-NETWORK_NAMES = {
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "linkedin": "LinkedIn",
-    "mastodon": "Mastodon",
-    "telegram": "Telegram",
-    "threads": "Threads",
-    "x": "X",
-    "xing": "XING",
-}
-
 HEALTH_BADGES: dict[str, str] = {
     Channel.Health.OK: "badge-ok",
     Channel.Health.NEEDS_RECONNECT: "badge-warn",
@@ -66,10 +54,6 @@ class ChannelRow:
     reconnect_url: str | None  # set when the channel needs it and its network can connect
 
 
-def stands_in_for_label(value: str) -> str:
-    return NETWORK_NAMES.get(value, value.title()) if value else ""
-
-
 @workspace_view(Perm.VIEW)
 @require_GET
 def channels(request: HttpRequest) -> HttpResponse:
@@ -79,7 +63,7 @@ def channels(request: HttpRequest) -> HttpResponse:
     rows = [
         ChannelRow(
             channel=channel,
-            stands_in_for=stands_in_for_label(channel.stands_in_for),
+            stands_in_for=channel.stands_in_for_label,
             badge=HEALTH_BADGES.get(channel.health, ""),
             reconnect_url=connect_urls.get(channel.network)
             if channel.health in (Channel.Health.NEEDS_RECONNECT, Channel.Health.ERROR)

@@ -8,22 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from stammtisch.core.actions import Actor, audit
 from stammtisch.core.models import Workspace
 from stammtisch.networks.models import Channel
+from stammtisch.networks.registry import NETWORK_NAMES
 from stammtisch.networks.sandbox import simulation
 from stammtisch.networks.sandbox.models import SandboxAccount
 
 # What a Sandbox channel may stand in for (a label only; it changes nothing in the simulation).
-STANDS_IN_FOR = [
-    ("", _("Nothing in particular")),
-    ("facebook", "Facebook"),
-    ("instagram", "Instagram"),
-    ("mastodon", "Mastodon"),
-    ("bluesky", "Bluesky"),
-    ("linkedin", "LinkedIn"),
-    ("x", "X"),
-    ("threads", "Threads"),
-    ("telegram", "Telegram"),
-    ("xing", "Xing"),
-]
+STANDS_IN_FOR = [("", _("Nothing in particular")), *NETWORK_NAMES.items()]
 
 
 class HandleTaken(ValueError):
