@@ -94,17 +94,38 @@ Cursor = dict[str, Any]
 Credentials = dict[str, Any]
 
 
+MB = 1_000_000  # networks give sizes in MB; decimal megabytes are the safe reading
+
+# (content type, largest file in bytes or None for no limit we know of)
+MediaTypes = tuple[tuple[str, int | None], ...]
+COMMON_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
 @dataclass(frozen=True)
 class TextRules:
-    """Length and media limits of a network (the publishing issue fills in every network)."""
+    """Length and media limits of a network. Every network's are in `networks/rules.py`, which also
+    checks a text and its media against them (`rules.validate`)."""
 
     max_length: int
-    counting: str = "characters"  # characters, graphemes, twitter
-    url_length: int | None = None
+    counting: str = "characters"  # how `length` is counted: a key of rules.COUNTERS
+    url_length: int | None = None  # every URL counts this many characters (Mastodon)
     max_hashtags: int | None = None
     max_media: int = 4
     media_required: bool = False
-    caption_max_length: int | None = None
+    caption_max_length: int | None = None  # limit when media is attached (Telegram)
+    max_bytes: int | None = None  # limit of the UTF-8 encoded text (Bluesky)
+    media_types: MediaTypes = tuple((kind, None) for kind in (*COMMON_IMAGE_TYPES, "video/mp4"))
+    max_videos: int | None = None  # at most this many of the media may be videos
+    mix_images_and_videos: bool = True
+    # Images only: the tallest (min) and the widest (max) aspect ratio allowed, as (width, height).
+    image_aspect_min: tuple[float, float] | None = None
+    image_aspect_max: tuple[float, float] | None = None
+
+    def accepts(self, content_type: str) -> bool:
+        return any(kind == content_type for kind, _limit in self.media_types)
+
+    def max_file_bytes(self, content_type: str) -> int | None:
+        return next((limit for kind, limit in self.media_types if kind == content_type), None)
 
 
 class Network:

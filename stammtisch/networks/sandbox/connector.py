@@ -40,6 +40,7 @@ from stammtisch.networks.base import (
     TextRules,
 )
 from stammtisch.networks.models import Channel
+from stammtisch.networks.rules import RULES
 from stammtisch.networks.sandbox import clock, faults, simulation
 from stammtisch.networks.sandbox.models import (
     SandboxAccount,
@@ -51,7 +52,7 @@ from stammtisch.networks.sandbox.models import (
 
 Kind = SandboxEvent.Kind
 PAGE_SIZE = 500
-MAX_LENGTH = 5000
+MAX_LENGTH = RULES["sandbox"].max_length
 # Old tokens stay valid this long after refresh_credentials, as with many real networks.
 TOKEN_GRACE = dt.timedelta(hours=1)
 ACTIVITY_KINDS = (
@@ -83,7 +84,7 @@ def post_id_from_remote(remote_id: str) -> int | None:
 class SandboxNetwork(Network):
     key: ClassVar[str] = "sandbox"
     label: ClassVar[str] = "Sandbox"  # a name, the same in every language
-    rules: ClassVar[TextRules] = TextRules(max_length=MAX_LENGTH)
+    rules: ClassVar[TextRules] = RULES["sandbox"]
     supports_first_comment: ClassVar[bool] = True
 
     # --- helpers --------------------------------------------------------------------------------
