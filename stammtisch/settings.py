@@ -201,6 +201,8 @@ NETWORKS_ENABLED = {
 }
 SANDBOX_FAULT_RATE = env_float("STAMMTISCH_SANDBOX_FAULT_RATE", 0.0, minimum=0.0, maximum=1.0)
 SANDBOX_SEED = env_int("STAMMTISCH_SANDBOX_SEED", 2026)
+# Off: the Sandbox stores posts but precomputes no audience reactions (load benchmarks only).
+SANDBOX_REACTIONS = env_bool("STAMMTISCH_SANDBOX_REACTIONS", True)
 
 HTTP_TIMEOUT_SECONDS = env_float("STAMMTISCH_HTTP_TIMEOUT", 20.0, minimum=1.0, maximum=300.0)
 # Allow private addresses for user-given URLs (only for a closed intranet; off by default).

@@ -87,6 +87,12 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "post.publish_now": gettext_lazy("Post published now"),
     "post.cancel": gettext_lazy("Post cancelled"),
     "delivery.retry": gettext_lazy("Publishing retried"),
+    "post.reschedule": gettext_lazy("Post moved"),
+    "post.update": gettext_lazy("Post edited"),
+    "post.delete": gettext_lazy("Post deleted"),
+    "calendar_feed.create": gettext_lazy("Calendar feed created"),
+    "calendar_feed.regenerate": gettext_lazy("Calendar feed address renewed"),
+    "calendar_feed.revoke": gettext_lazy("Calendar feed switched off"),
 }
 
 

@@ -7,6 +7,7 @@ is an `ActionError`.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -15,13 +16,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.core.actions import ActionError, Actor, audit, require_perm
-from stammtisch.core.models import Workspace
+from stammtisch.core.models import Workspace, hash_token
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
 from stammtisch.publishing import publisher
-from stammtisch.publishing.models import Delivery, Post
+from stammtisch.publishing.forms import local_time_problem, local_to_utc
+from stammtisch.publishing.models import CalendarFeed, Delivery, Post
 
 State = Delivery.State
+# Deliveries that may be on the network already, or are about to be: a worker holds them
+# (`publishing`), the outcome of a call is being checked (`unknown`), or they are out.
+OUT_STATES = (State.PUBLISHING, State.UNKNOWN, State.PUBLISHED)
+# Deliveries whose text may still change: nothing of them is on the network.
+EDITABLE_STATES = (State.SCHEDULED, State.RETRY_WAIT, State.FAILED, State.CANCELLED)
 
 
 def _lock_post(post: Post) -> Post:
@@ -154,3 +161,203 @@ def do_retry_delivery(actor: Actor, delivery: Delivery, *, now: dt.datetime | No
     publisher.notify_due()
     delivery.refresh_from_db()
     return delivery
+
+
+# --- Rescheduling, editing and deleting (the calendar and the post page) -------------------
+#
+# The rule against ghost publishing: a change to a post's deliveries is one conditional UPDATE
+# whose WHERE names the states it may touch, inside a transaction that holds the post's row lock.
+# A worker claims a delivery with a conditional UPDATE as well (SQLite) or under a row lock with
+# SKIP LOCKED (PostgreSQL), so for each delivery exactly one of the two wins. After the UPDATE the
+# action counts again: if a worker won even one delivery, the whole change is rolled back and the
+# user is told, so a post is never half moved, half edited or half deleted.
+
+
+def _to_aware(when: dt.datetime, workspace: Workspace) -> dt.datetime:
+    """A naive `when` is a wall-clock time in the workspace's zone; a time that does not exist
+    or exists twice on a DST change day is refused (as in the composer), never shifted."""
+    if timezone.is_aware(when):
+        return when.astimezone(dt.UTC)
+    try:
+        return local_to_utc(when, workspace.tz).astimezone(dt.UTC)
+    except ValueError as exc:
+        raise ActionError(local_time_problem(exc, workspace.time_zone)) from None
+
+
+def _refuse_unless_scheduled(post: Post) -> None:
+    if post.status == Post.Status.SCHEDULED:
+        return
+    if post.status in (Post.Status.PUBLISHED, Post.Status.PARTIAL):
+        raise ActionError(_("This post is already published, at least on one channel: it can no longer be moved."))
+    if post.status == Post.Status.PUBLISHING:
+        raise ActionError(_("This post is being published right now: it can no longer be moved."))
+    if post.status == Post.Status.DRAFT:
+        raise ActionError(_("A draft has no time yet. Schedule it from the post page."))
+    raise ActionError(
+        _("Only a scheduled post can be moved; this one is %(status)s.") % {"status": post.get_status_display()}
+    )
+
+
+@transaction.atomic
+def do_reschedule_post(
+    actor: Actor, post: Post, new_local_datetime: dt.datetime, *, now: dt.datetime | None = None
+) -> Post:
+    """Move a scheduled post, and every one of its deliveries, to a new time.
+
+    `new_local_datetime` is a wall-clock time in the workspace's zone (or an aware datetime).
+    Refused for a time in the past, a DST gap or overlap, and a post that is not simply
+    scheduled (a draft, published, partly published, being published, failed or cancelled).
+    Only deliveries in `scheduled` move (the conditional UPDATE); if a worker claimed one in the
+    meantime the move is rolled back as a whole and refused, so no delivery is published at the
+    old time after a move that reported success, and none twice.
+    """
+    workspace = post.workspace
+    require_perm(actor, workspace, Perm.EDIT)
+    at = _to_aware(new_local_datetime, workspace)
+    now = now or timezone.now()
+    if at <= now:
+        raise ActionError(_("This time has passed. Choose a later time."))
+    post = _lock_post(post)
+    _refuse_unless_scheduled(post)
+    deliveries = Delivery.objects.filter(post_id=post.pk)
+    expected = deliveries.exclude(state=State.CANCELLED).count()
+    moved = deliveries.filter(state=State.SCHEDULED, due_at__isnull=False).update(due_at=at)
+    if moved != expected or not moved:  # a worker claimed one meanwhile: undo the move
+        raise ActionError(_("This post is being published right now: it can no longer be moved."))
+    before = post.scheduled_at
+    Post.objects.filter(pk=post.pk).update(scheduled_at=at, updated_at=timezone.now())
+    publisher.refresh_post_status(post.pk)
+    audit(
+        actor,
+        "post.reschedule",
+        workspace=workspace,
+        obj=post,
+        summary=post.text[:120],
+        data={"from": before.isoformat() if before else None, "to": at.isoformat(), "deliveries": moved},
+    )
+    publisher.notify_due()
+    post.refresh_from_db()
+    return post
+
+
+def _refuse_if_out(post: Post, message: str) -> None:
+    out = Delivery.objects.filter(post_id=post.pk, state__in=OUT_STATES).count()
+    if out:  # raising inside the action's transaction undoes what it wrote so far
+        raise ActionError(message % {"count": out})
+
+
+@transaction.atomic
+def do_update_post(
+    actor: Actor,
+    post: Post,
+    *,
+    text: str,
+    link: str = "",
+    pillar: str = "",
+    purpose: str = Post.Purpose.VALUE,
+) -> int:
+    """Change the text, link, pillar and purpose of a post none of whose deliveries is out or
+    under way. Deliveries that still carry the post's text get the new text in the same
+    transaction; a channel whose text was changed on its own (a variant) keeps it. Returns how
+    many deliveries got the new text. Refused when a delivery is published, claimed by a
+    worker, or of unknown outcome: the network may have the old text already."""
+    require_perm(actor, post.workspace, Perm.EDIT)
+    if not text.strip():
+        raise ActionError(_("A post needs a text."))
+    post = _lock_post(post)
+    refusal = _(
+        "%(count)d channel(s) have published this post or are publishing it right now: it can no longer be edited."
+    )
+    _refuse_if_out(post, refusal)
+    old = {"text": post.text, "link": post.link, "pillar": post.pillar, "purpose": post.purpose}
+    new = {"text": text, "link": link, "pillar": pillar, "purpose": purpose}
+    changed = [field for field in old if old[field] != new[field]]
+    if not changed:
+        return 0
+    updated = 0
+    if "text" in changed:
+        updated = Delivery.objects.filter(post_id=post.pk, state__in=EDITABLE_STATES, text=post.text).update(text=text)
+        _refuse_if_out(post, refusal)  # a worker claimed a delivery meanwhile: roll back
+    Post.objects.filter(pk=post.pk).update(**new, updated_at=timezone.now())
+    audit(
+        actor,
+        "post.update",
+        workspace=post.workspace,
+        obj=post,
+        summary=text[:120],
+        data={"changed": changed, "deliveries": updated},
+    )
+    return updated
+
+
+@transaction.atomic
+def do_delete_post(actor: Actor, post: Post) -> int:
+    """Delete a post that is on no network: its waiting deliveries are cancelled with a
+    conditional UPDATE first, then the post and its deliveries are removed. Refused (and
+    nothing changed) when a delivery is published, claimed by a worker or of unknown outcome;
+    cancelling stops what has not gone out yet. Returns how many deliveries were cancelled."""
+    workspace = post.workspace
+    require_perm(actor, workspace, Perm.EDIT)
+    post = _lock_post(post)
+    refusal = _(
+        "%(count)d channel(s) have published this post or are publishing it right now, so it "
+        "cannot be deleted. Cancel publishing instead to stop the other channels."
+    )
+    _refuse_if_out(post, refusal)
+    cancelled = Delivery.objects.filter(post_id=post.pk, state__in=publisher.PENDING_STATES).update(
+        state=State.CANCELLED, lease_owner="", lease_until=None
+    )
+    _refuse_if_out(post, refusal)  # a worker claimed a delivery meanwhile: roll back
+    audit(
+        actor,
+        "post.delete",
+        workspace=workspace,
+        obj=post,
+        summary=post.text[:120],
+        data={
+            "cancelled": cancelled,
+            "channels": list(Delivery.objects.filter(post_id=post.pk).values_list("channel_id", flat=True)),
+            "scheduled_at": post.scheduled_at.isoformat() if post.scheduled_at else None,
+        },
+    )
+    post.delete()
+    return cancelled
+
+
+# --- The secret iCal feed --------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_create_calendar_feed(actor: Actor, workspace: Workspace) -> str:
+    """A new secret feed URL token for the actor in `workspace`; returns the token, which is
+    stored only as a hash. An earlier token of the same member stops working at once."""
+    require_perm(actor, workspace, Perm.VIEW)
+    assert actor.user is not None and actor.user.pk is not None
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed.objects.filter(user_id=actor.user.pk, workspace=workspace).first()
+    if feed is None:
+        feed = CalendarFeed.objects.create(
+            user=cast(Any, actor.user), workspace=workspace, token_hash=hash_token(token)
+        )
+        action = "calendar_feed.create"
+    else:
+        feed.token_hash = hash_token(token)
+        feed.created_at = timezone.now()
+        feed.last_used_at = None
+        feed.save(update_fields=["token_hash", "created_at", "last_used_at"])
+        action = "calendar_feed.regenerate"
+    audit(actor, action, workspace=workspace, obj=feed)
+    return token
+
+
+@transaction.atomic
+def do_revoke_calendar_feed(actor: Actor, workspace: Workspace) -> bool:
+    """Switch the actor's feed off; True when there was one."""
+    require_perm(actor, workspace, Perm.VIEW)
+    assert actor.user is not None and actor.user.pk is not None
+    feed = CalendarFeed.objects.filter(user_id=actor.user.pk, workspace=workspace).first()
+    if feed is None:
+        return False
+    audit(actor, "calendar_feed.revoke", workspace=workspace, obj=feed)
+    feed.delete()
+    return True

@@ -28,6 +28,13 @@ def local_to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return first
 
 
+def local_time_problem(exc: ValueError, zone: str) -> str:
+    """The message for a `local_to_utc` refusal; the composer and rescheduling share it."""
+    if str(exc) == "nonexistent":
+        return _("This time does not exist in %(zone)s (the clocks go forward). Choose another time.") % {"zone": zone}
+    return _("This time occurs twice in %(zone)s (the clocks go back). Choose another time.") % {"zone": zone}
+
+
 class LocalDateTimeField(forms.DateTimeField):
     """A wall-clock date and time, left naive: the form places it in the workspace's zone."""
 
@@ -97,15 +104,7 @@ class ComposeForm(forms.Form):
         try:
             return local_to_utc(value, self.workspace.tz)
         except ValueError as exc:
-            if str(exc) == "nonexistent":
-                raise forms.ValidationError(
-                    _("This time does not exist in %(zone)s (the clocks go forward). Choose another time."),
-                    params={"zone": self.workspace.time_zone},
-                ) from None
-            raise forms.ValidationError(
-                _("This time occurs twice in %(zone)s (the clocks go back). Choose another time."),
-                params={"zone": self.workspace.time_zone},
-            ) from None
+            raise forms.ValidationError(local_time_problem(exc, self.workspace.time_zone)) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -122,3 +121,51 @@ class ComposeForm(forms.Form):
                     _("This time has passed. Choose a later time, or “Publish now”."),
                 )
         return data
+
+
+LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+
+
+class RescheduleForm(forms.Form):
+    """The new wall-clock time of a post, in the workspace's zone (the calendar's drag and drop
+    and the "Move" form on the post page). DST gaps and overlaps are refused by the action."""
+
+    when = LocalDateTimeField(
+        label=_("New date and time"),
+        input_formats=LOCAL_INPUT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class PostEditForm(forms.Form):
+    """What can change on a post that has not gone out yet (the time moves with RescheduleForm)."""
+
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), max_length=63206)
+    link = forms.URLField(label=_("Link"), required=False, max_length=2000, assume_scheme="https")
+    pillar = forms.CharField(label=_("Content pillar"), required=False, max_length=60)
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices)
+
+
+class CalendarFilterForm(forms.Form):
+    """The calendar's filter bar: a plain GET form, so it works without JavaScript."""
+
+    VIEWS = [("month", _("Month")), ("week", _("Week")), ("list", _("List"))]
+
+    view = forms.ChoiceField(label=_("View"), choices=VIEWS, required=False)
+    date = forms.DateField(label=_("Date"), required=False, input_formats=["%Y-%m-%d"])
+    channel = forms.TypedChoiceField(label=_("Channel"), coerce=int, empty_value=None, required=False)
+    pillar = forms.ChoiceField(label=_("Content pillar"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args: Any, channels: list[Channel], pillars: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Choices come from the lists the view loaded anyway: no query of their own.
+        channel = self.fields["channel"]
+        assert isinstance(channel, forms.ChoiceField)
+        channel.choices = [("", _("All channels")), *[(c.pk, str(c.display_name)) for c in channels]]
+        pillar = self.fields["pillar"]
+        assert isinstance(pillar, forms.ChoiceField)
+        pillar.choices = [("", _("All pillars")), *[(p, p) for p in pillars]]
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        status.choices = [("", _("All statuses")), *Post.Status.choices]

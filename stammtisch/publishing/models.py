@@ -40,7 +40,10 @@ class Post(models.Model):
 
     class Meta:
         ordering = ["-scheduled_at", "-created_at"]
-        indexes = [models.Index(fields=["workspace", "scheduled_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "scheduled_at"]),  # the calendar's range scans
+            models.Index(fields=["workspace", "pillar"]),  # the calendar's pillar filter and its choices
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]
@@ -117,3 +120,24 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of delivery {self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """A secret iCal feed of one workspace's content plan for one member's calendar app.
+
+    Only the SHA-256 hash of the token is stored: the URL is shown once, when it is made, and
+    regenerating it replaces the hash, so the old URL stops working at once. The feed also stops
+    when the user leaves the workspace (the view checks the membership on every request).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="calendar_feeds")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="one_calendar_feed_per_member")]
+
+    def __str__(self) -> str:
+        return f"calendar feed of user {self.user_id} in workspace {self.workspace_id}"

@@ -27,11 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Field, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
 BATCH_SIZE = 50
+CALLS_PER_TRANSACTION = 10  # first publishes recorded, then stored, in groups this large
 MAX_ATTEMPTS = 8  # network calls (publish and check) per delivery before it fails for good
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
@@ -70,6 +73,32 @@ class Claim:
         return self.previous_state in (State.UNKNOWN, State.PUBLISHING)
 
 
+def configure(
+    *,
+    lease: float | None = None,
+    retry_base: float | None = None,
+    retry_max: float | None = None,
+    check_delay: float | None = None,
+) -> None:
+    """Change the publisher's timings for this process, in seconds (`stammtisch worker --lease
+    ...`; the chaos benchmark uses seconds instead of minutes). A lease must stay far longer than
+    any connector call may take (the HTTP client's timeout): docs/publishing.md."""
+    global LEASE, BACKOFF_BASE, BACKOFF_MAX, CHECK_DELAY
+    for name, value in (("lease", lease), ("retry_base", retry_base), ("retry_max", retry_max)):
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be positive")
+    if check_delay is not None and check_delay < 0:
+        raise ValueError("check_delay must not be negative")
+    if lease is not None:
+        LEASE = dt.timedelta(seconds=lease)
+    if retry_base is not None:
+        BACKOFF_BASE = dt.timedelta(seconds=retry_base)
+    if retry_max is not None:
+        BACKOFF_MAX = dt.timedelta(seconds=retry_max)
+    if check_delay is not None:
+        CHECK_DELAY = dt.timedelta(seconds=check_delay)
+
+
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now if now is not None else timezone.now()
 
@@ -86,12 +115,15 @@ def claim(
     `where` narrows the claim (the demo publishes only its own workspace's posts).
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, then one UPDATE; concurrent workers skip each
-    other's rows. SQLite: a conditional UPDATE per candidate (`WHERE id=? AND state=? AND <still
-    claimable>`), kept only when it changed the row; SQLite runs one writer at a time.
+    other's rows. SQLite: one conditional UPDATE per previous state (`WHERE id IN (...) AND
+    state=? AND <still claimable>`); when it changed fewer rows than selected, the rows it won are
+    looked up by their new lease. SQLite runs one writer at a time (IMMEDIATE transactions), so
+    that fallback is a safety net, not a path taken under load.
     """
     now = _now(now)
     wall = timezone.now()
-    lease = {"state": State.PUBLISHING, "lease_owner": worker, "lease_until": wall + LEASE}
+    lease_until = wall + LEASE
+    lease = {"state": State.PUBLISHING, "lease_owner": worker, "lease_until": lease_until}
     due = claimable(now, wall)
     if where is not None:
         due &= where
@@ -106,11 +138,17 @@ def claim(
             Delivery.objects.filter(pk__in=[pk for pk, _state in rows]).update(**lease)
             return [Claim(pk, state) for pk, state in rows]
         candidates = list(Delivery.objects.filter(due).order_by("due_at", "id").values_list("id", "state")[:limit])
-        return [
-            Claim(pk, state)
-            for pk, state in candidates
-            if Delivery.objects.filter(due, pk=pk, state=state).update(**lease) == 1
-        ]
+        by_state: dict[str, list[int]] = defaultdict(list)
+        for pk, state in candidates:
+            by_state[state].append(pk)
+        won: set[int] = set()
+        for state, pks in by_state.items():
+            if Delivery.objects.filter(due, pk__in=pks, state=state).update(**lease) == len(pks):
+                won.update(pks)
+            else:
+                mine = Delivery.objects.filter(pk__in=pks, lease_owner=worker, lease_until=lease_until)
+                won.update(mine.values_list("pk", flat=True))
+        return [Claim(pk, state) for pk, state in candidates if pk in won]
 
 
 def release(worker: str, claims: list[Claim]) -> int:
@@ -159,15 +197,113 @@ def run_once(
     processed = 0
     for _batch in range(max_batches):
         claims = claim(worker, now=now, limit=limit, where=where)
-        for index, item in enumerate(claims):
-            if should_stop():
-                release(worker, claims[index:])
-                return processed
-            process(item, worker, now=now)
-            processed += 1
-        if len(claims) < limit or should_stop():
+        done = process_batch(claims, worker, now=now, should_stop=should_stop)
+        processed += done
+        if done < len(claims) or len(claims) < limit or should_stop():
             break
     return processed
+
+
+def process_batch(
+    claims: list[Claim],
+    worker: str,
+    *,
+    now: dt.datetime | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Process claimed deliveries; returns how many were processed (the rest were released,
+    because `should_stop()` turned true or the lease ran short).
+
+    First publishes (a `scheduled` or `retry_wait` row on a healthy channel) go in groups of
+    CALLS_PER_TRANSACTION: one transaction records the attempts of the group before any call,
+    the calls follow one by one outside any transaction, one transaction stores the outcomes.
+    Everything else (checks of unknown outcomes, take-overs, failing channels, the last attempt)
+    goes through `process()`, one at a time.
+    """
+    now = _now(now)
+    loaded = Delivery.objects.select_related("post", "channel").in_bulk([item.delivery_id for item in claims])
+    connectors: dict[str, Network | None] = {}
+    direct: list[Claim] = []
+    others: list[Claim] = []
+    for item in claims:
+        delivery = loaded.get(item.delivery_id)
+        simple = (
+            delivery is not None
+            and item.previous_state in PENDING_STATES
+            and delivery.attempts < MAX_ATTEMPTS
+            and delivery.channel.health not in (Channel.Health.NEEDS_RECONNECT, Channel.Health.DISCONNECTED)
+            and _connector(delivery.channel, connectors) is not None
+        )
+        (direct if simple else others).append(item)
+    processed = 0
+    for position, item in enumerate(others):
+        if should_stop():
+            release(worker, others[position:] + direct)
+            return processed
+        process(item, worker, now=now)
+        processed += 1
+    broken: set[int] = set()  # channels that answered with an auth error meanwhile
+    for start in range(0, len(direct), CALLS_PER_TRANSACTION):
+        group = direct[start : start + CALLS_PER_TRANSACTION]
+        deliveries = [loaded[item.delivery_id] for item in group]
+        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken)
+        processed += done
+        if done < len(group):
+            release(worker, direct[start + done :])
+            return processed
+    return processed
+
+
+def _connector(channel: Channel, cache: dict[str, Network | None]) -> Network | None:
+    if channel.network not in cache:
+        try:
+            cache[channel.network] = channel.connector
+        except UnknownNetwork:
+            cache[channel.network] = None
+    return cache[channel.network]
+
+
+def _publish_group(
+    deliveries: list[Delivery],
+    worker: str,
+    now: dt.datetime,
+    should_stop: Callable[[], bool],
+    connectors: dict[str, Network | None],
+    broken: set[int],
+) -> int:
+    """First publishes of a group of deliveries (see `process_batch`). Returns how many were
+    handled; the others were not sent and their attempts are unrecorded again (the caller
+    releases them). A call starts only while at least half of the lease is left, so no other
+    worker can take a row over while its call may still be running."""
+    attempts: dict[int, DeliveryAttempt] = {}
+    lease_until = timezone.now()
+    outcomes: list[_Outcome] = []
+    not_called: list[DeliveryAttempt] = []
+    for index, delivery in enumerate(deliveries):
+        if should_stop() or (index > 0 and timezone.now() > lease_until - LEASE / 2):
+            not_called += [attempts[d.pk] for d in deliveries[index:] if d.pk in attempts]
+            _unrecord(worker, not_called)
+            _store(worker, outcomes, now)
+            return index
+        if index == 0:
+            attempts, lease_until = _start_attempts(deliveries, worker, DeliveryAttempt.Kind.PUBLISH, now)
+        attempt = attempts.get(delivery.pk)
+        if attempt is None:
+            continue  # lost to another worker before the call: nothing was sent
+        if delivery.channel_id in broken:
+            not_called.append(attempt)
+            outcomes.append(_Outcome(delivery, State.FAILED, error=_("The channel needs to be reconnected.")))
+            continue
+        _warn_if_late(delivery, State.SCHEDULED, now)
+        connector = connectors[delivery.channel.network]
+        assert connector is not None
+        outcome = _call_publish(delivery, connector, attempt, now)
+        if outcome.auth:
+            broken.add(delivery.channel_id)
+        outcomes.append(outcome)
+    _unrecord(worker, not_called)
+    _store(worker, outcomes, now)
+    return len(deliveries)
 
 
 def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
@@ -177,13 +313,7 @@ def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
     delivery = Delivery.objects.select_related("post", "channel").get(pk=item.delivery_id)
     if delivery.lease_owner != worker or delivery.state != State.PUBLISHING:
         return ""
-    if item.previous_state == State.SCHEDULED and delivery.due_at and now - delivery.due_at > LATE_AFTER:
-        log.warning(
-            "delivery %s was due at %s and is published %s late (no worker was running?)",
-            delivery.pk,
-            delivery.due_at.isoformat(),
-            now - delivery.due_at,
-        )
+    _warn_if_late(delivery, item.previous_state, now)
     channel = delivery.channel
     if channel.health in (Channel.Health.NEEDS_RECONNECT, Channel.Health.DISCONNECTED):
         message = _("The channel needs to be reconnected.")
@@ -202,17 +332,54 @@ def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
     return _publish(delivery, worker, connector, now)
 
 
+def _warn_if_late(delivery: Delivery, previous_state: str, now: dt.datetime) -> None:
+    if previous_state == State.SCHEDULED and delivery.due_at and now - delivery.due_at > LATE_AFTER:
+        log.warning(
+            "delivery %s was due at %s and is published %s late (no worker was running?)",
+            delivery.pk,
+            delivery.due_at.isoformat(),
+            now - delivery.due_at,
+        )
+
+
+def _start_attempts(
+    deliveries: list[Delivery], worker: str, kind: str, now: dt.datetime
+) -> tuple[dict[int, DeliveryAttempt], dt.datetime]:
+    """Record an attempt for each delivery still leased to `worker`, before any call, and renew
+    their lease so it covers the calls. Returns the attempts by delivery id (a delivery whose
+    lease was lost meanwhile has none) and the new end of the lease."""
+    lease_until = timezone.now() + LEASE
+    by_pk = {delivery.pk: delivery for delivery in deliveries}
+    with transaction.atomic():
+        mine = Delivery.objects.filter(pk__in=by_pk, lease_owner=worker, state=State.PUBLISHING)
+        owned = list(mine.select_for_update().values_list("pk", flat=True))
+        if not owned:
+            return {}, lease_until
+        mine.filter(pk__in=owned).update(attempts=F("attempts") + 1, lease_until=lease_until)
+        for pk in owned:
+            by_pk[pk].attempts += 1
+        created = DeliveryAttempt.objects.bulk_create(
+            [DeliveryAttempt(delivery=by_pk[pk], worker=worker, kind=kind, started_at=now) for pk in owned]
+        )
+    return {attempt.delivery_id: attempt for attempt in created}, lease_until
+
+
 def _start_attempt(delivery: Delivery, worker: str, kind: str, now: dt.datetime) -> DeliveryAttempt | None:
     """Record the attempt before the call, and renew the lease so it covers the whole call even
     for the last item of a long batch; None when the lease was lost meanwhile."""
+    attempts, _lease_until = _start_attempts([delivery], worker, kind, now)
+    return attempts.get(delivery.pk)
+
+
+def _unrecord(worker: str, attempts: list[DeliveryAttempt]) -> None:
+    """Forget attempts recorded for calls that were never made (the worker stopped first)."""
+    if not attempts:
+        return
     with transaction.atomic():
-        counted = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker, state=State.PUBLISHING).update(
-            attempts=F("attempts") + 1, lease_until=timezone.now() + LEASE
-        )
-        if counted != 1:
-            return None
-        delivery.attempts += 1
-        return DeliveryAttempt.objects.create(delivery=delivery, worker=worker, kind=kind, started_at=now)
+        DeliveryAttempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).delete()
+        Delivery.objects.filter(
+            pk__in=[attempt.delivery_id for attempt in attempts], lease_owner=worker, state=State.PUBLISHING
+        ).update(attempts=F("attempts") - 1)
 
 
 def _check(delivery: Delivery, worker: str, connector: Network, now: dt.datetime) -> Delivery | None:
@@ -228,7 +395,7 @@ def _check(delivery: Delivery, worker: str, connector: Network, now: dt.datetime
         delivery.state = _after_error(delivery, worker, _as_network_error(exc), attempt, now, checking=True)
         return delivery
     if remote is not None:
-        delivery.state = _published(delivery, worker, remote, attempt, now)
+        delivery.state = _store_one(worker, _published_outcome(delivery, remote, attempt, now), now)
         return delivery
     _end_attempt(attempt, now, outcome="not_found")
     return delivery
@@ -240,13 +407,17 @@ def _publish(delivery: Delivery, worker: str, connector: Network, now: dt.dateti
     attempt = _start_attempt(delivery, worker, DeliveryAttempt.Kind.PUBLISH, now)
     if attempt is None:
         return ""
-    post = delivery.post
-    outgoing = Outgoing(text=delivery.text, link=post.link)
-    try:  # outside any transaction: the call may take seconds and holds no lock
+    return _store_one(worker, _call_publish(delivery, connector, attempt, now), now)
+
+
+def _call_publish(delivery: Delivery, connector: Network, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
+    """The network call, outside any transaction (it may take seconds and holds no lock)."""
+    outgoing = Outgoing(text=delivery.text, link=delivery.post.link)
+    try:
         remote = connector.publish(delivery.channel, outgoing, str(delivery.idempotency_key))
     except Exception as exc:
-        return _after_error(delivery, worker, _as_network_error(exc), attempt, now)
-    return _published(delivery, worker, remote, attempt, now)
+        return _error_outcome(delivery, _as_network_error(exc), attempt, now)
+    return _published_outcome(delivery, remote, attempt, now)
 
 
 def _as_network_error(exc: Exception) -> NetworkError:
@@ -258,18 +429,51 @@ def _as_network_error(exc: Exception) -> NetworkError:
     return NetworkError(f"{type(exc).__name__}: {exc}", outcome_unknown=True)
 
 
-def _published(delivery: Delivery, worker: str, remote: Remote, attempt: DeliveryAttempt, now: dt.datetime) -> str:
-    return _finish(
+@dataclass
+class _Outcome:
+    """What became of one delivery, to be stored (guarded by the lease) with others."""
+
+    delivery: Delivery
+    state: str
+    attempt: DeliveryAttempt | None = None
+    outcome: str = ""
+    error: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    auth: bool = False  # a permanent auth error: the channel needs reconnecting
+
+
+def _published_outcome(delivery: Delivery, remote: Remote, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
+    return _Outcome(
         delivery,
-        worker,
-        state=State.PUBLISHED,
-        now=now,
-        attempt=attempt,
+        State.PUBLISHED,
+        attempt,
         outcome="published" if attempt.kind == DeliveryAttempt.Kind.PUBLISH else "found",
-        remote_id=remote.id,
-        remote_url=remote.url,
-        published_at=remote.published_at or now,
+        fields={"remote_id": remote.id, "remote_url": remote.url, "published_at": remote.published_at or now},
     )
+
+
+def _error_outcome(
+    delivery: Delivery,
+    exc: NetworkError,
+    attempt: DeliveryAttempt,
+    now: dt.datetime,
+    *,
+    checking: bool = False,
+) -> _Outcome:
+    error = exc.message
+    if exc.permanent:
+        return _Outcome(delivery, State.FAILED, attempt, outcome="failed", error=error, auth=exc.auth)
+    if checking or exc.outcome_unknown:
+        # We still do not know whether the post exists: stay `unknown`, ask again later.
+        if delivery.attempts >= MAX_ATTEMPTS:
+            error = _("Could not find out whether it was published: %(error)s") % {"error": error}
+            return _Outcome(delivery, State.FAILED, attempt, outcome="unknown", error=error)
+        wait = max(CHECK_DELAY, backoff(delivery.attempts, exc.retry_after)) if checking else CHECK_DELAY
+        return _Outcome(delivery, State.UNKNOWN, attempt, outcome="unknown", error=error, fields={"due_at": now + wait})
+    if delivery.attempts >= MAX_ATTEMPTS:
+        return _Outcome(delivery, State.FAILED, attempt, outcome="failed", error=error)
+    due_at = now + backoff(delivery.attempts, exc.retry_after)
+    return _Outcome(delivery, State.RETRY_WAIT, attempt, outcome="retry", error=error, fields={"due_at": due_at})
 
 
 def _after_error(
@@ -281,64 +485,7 @@ def _after_error(
     *,
     checking: bool = False,
 ) -> str:
-    error = exc.message
-    if exc.permanent:
-        state = _finish(
-            delivery,
-            worker,
-            state=State.FAILED,
-            now=now,
-            error=error,
-            attempt=attempt,
-            outcome="failed",
-        )
-        if exc.auth and state == State.FAILED:
-            _needs_reconnect(delivery.channel, error, now)
-        return state
-    if checking or exc.outcome_unknown:
-        # We still do not know whether the post exists: stay `unknown`, ask again later.
-        if delivery.attempts >= MAX_ATTEMPTS:
-            error = _("Could not find out whether it was published: %(error)s") % {"error": error}
-            return _finish(
-                delivery,
-                worker,
-                state=State.FAILED,
-                now=now,
-                error=error,
-                attempt=attempt,
-                outcome="unknown",
-            )
-        wait = max(CHECK_DELAY, backoff(delivery.attempts, exc.retry_after)) if checking else CHECK_DELAY
-        return _finish(
-            delivery,
-            worker,
-            state=State.UNKNOWN,
-            now=now,
-            error=error,
-            attempt=attempt,
-            outcome="unknown",
-            due_at=now + wait,
-        )
-    if delivery.attempts >= MAX_ATTEMPTS:
-        return _finish(
-            delivery,
-            worker,
-            state=State.FAILED,
-            now=now,
-            error=error,
-            attempt=attempt,
-            outcome="failed",
-        )
-    return _finish(
-        delivery,
-        worker,
-        state=State.RETRY_WAIT,
-        now=now,
-        error=error,
-        attempt=attempt,
-        outcome="retry",
-        due_at=now + backoff(delivery.attempts, exc.retry_after),
-    )
+    return _store_one(worker, _error_outcome(delivery, exc, attempt, now, checking=checking), now)
 
 
 def _end_attempt(attempt: DeliveryAttempt, now: dt.datetime, *, outcome: str, error: str = "") -> None:
@@ -354,23 +501,76 @@ def _finish(
     error: str = "",
     attempt: DeliveryAttempt | None = None,
     outcome: str = "",
-    **fields: object,
+    **fields: Any,
 ) -> str:
-    """Write the outcome, guarded by the lease, and derive the post's status in the same
-    transaction (the post row is locked first, so two workers finishing two channels of one post
-    cannot leave a stale status). Returns `state`, or "" when the lease was lost."""
+    """Store one outcome; see `_store`. Returns `state`, or "" when the lease was lost."""
+    return _store_one(worker, _Outcome(delivery, state, attempt, outcome, error, fields), _now(now))
+
+
+def _store_one(worker: str, outcome: _Outcome, now: dt.datetime) -> str:
+    return _store(worker, [outcome], now)[0]
+
+
+def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]:
+    """Write outcomes in one transaction, each guarded by the lease, and derive the posts' status
+    in the same transaction (the post rows are locked first, in id order, so two workers finishing
+    two channels of one post cannot leave a stale status). Returns each outcome's state, or ""
+    where the lease was lost (nothing was written but the attempt's end)."""
+    if not outcomes:
+        return []
+    by_pk = {outcome.delivery.pk: outcome for outcome in outcomes}
+    post_ids = sorted({outcome.delivery.post_id for outcome in outcomes})
     with transaction.atomic():
-        list(Post.objects.select_for_update().filter(pk=delivery.post_id).values_list("pk"))
-        written = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker, state=State.PUBLISHING).update(
-            state=state, lease_owner="", lease_until=None, last_error=error[:500], **fields
+        statuses = dict(
+            Post.objects.select_for_update().filter(pk__in=post_ids).order_by("pk").values_list("pk", "status")
         )
-        if attempt is not None:
-            _end_attempt(attempt, _now(now), outcome=outcome, error=error)
-        if written != 1:
-            log.warning("delivery %s: lease lost before the outcome %s could be stored", delivery.pk, state)
-            return ""
-        refresh_post_status(delivery.post_id)
-    return state
+        mine = Delivery.objects.filter(lease_owner=worker, state=State.PUBLISHING)
+        owned = set(mine.select_for_update().filter(pk__in=by_pk).values_list("pk", flat=True))
+        _write_outcomes(worker, [by_pk[pk] for pk in sorted(owned)])
+        ended: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.attempt is not None:
+                ended[(outcome.outcome, outcome.error[:500])].append(outcome.attempt.pk)
+        for (result, error), pks in ended.items():
+            DeliveryAttempt.objects.filter(pk__in=pks).update(finished_at=now, outcome=result, error=error)
+        refresh_post_statuses(post_ids, current=statuses)
+    states = []
+    for outcome in outcomes:
+        if outcome.delivery.pk in owned:
+            states.append(outcome.state)
+            if outcome.auth and outcome.state == State.FAILED:
+                _needs_reconnect(outcome.delivery.channel, outcome.error, now)
+        else:
+            log.warning(
+                "delivery %s: lease lost before the outcome %s could be stored", outcome.delivery.pk, outcome.state
+            )
+            states.append("")
+    return states
+
+
+def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
+    """One UPDATE per delivery, guarded by the lease, sent with `executemany` per set of fields
+    (published, waiting again, failed). The ORM's bulk_update builds a CASE expression per row
+    and field, which cost more than all the rest of the publisher together."""
+    groups: dict[tuple[str, ...], list[_Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        groups[("state", "last_error", *sorted(outcome.fields))].append(outcome)
+    meta = Delivery._meta
+    quote = connection.ops.quote_name
+    for names, members in groups.items():
+        columns = [cast(Field, meta.get_field(name)) for name in names]
+        assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+        statement = (
+            f"UPDATE {quote(meta.db_table)} SET {assignments}, lease_owner = '', lease_until = NULL "  # noqa: S608 (names from the model)
+            "WHERE id = %s AND lease_owner = %s AND state = %s"
+        )
+        rows = []
+        for outcome in members:
+            values = {"state": outcome.state, "last_error": outcome.error[:500], **outcome.fields}
+            params = [column.get_db_prep_value(values[column.name], connection) for column in columns]
+            rows.append([*params, outcome.delivery.pk, worker, State.PUBLISHING])
+        with connection.cursor() as cursor:
+            cursor.executemany(statement, rows)
 
 
 def _needs_reconnect(channel: Channel, message: str, now: dt.datetime) -> None:
@@ -408,9 +608,26 @@ def derive_status(deliveries: list[tuple[str, dt.datetime | None]]) -> str:
 
 
 def refresh_post_status(post_id: int) -> str:
-    status = derive_status(list(Delivery.objects.filter(post_id=post_id).values_list("state", "due_at")))
-    Post.objects.filter(pk=post_id).exclude(status=status).update(status=status, updated_at=timezone.now())
-    return status
+    return refresh_post_statuses([post_id])[post_id]
+
+
+def refresh_post_statuses(post_ids: list[int], *, current: dict[int, str] | None = None) -> dict[int, str]:
+    """Derive the status of these posts from their deliveries and store the ones that changed
+    (`current`: their stored status, when the caller has read it). Returns the statuses."""
+    if current is None:
+        current = dict(Post.objects.filter(pk__in=post_ids).values_list("pk", "status"))
+    deliveries: dict[int, list[tuple[str, dt.datetime | None]]] = defaultdict(list)
+    rows = Delivery.objects.filter(post_id__in=post_ids).values_list("post_id", "state", "due_at")
+    for post_id, state, due_at in rows:
+        deliveries[post_id].append((state, due_at))
+    statuses = {post_id: derive_status(deliveries[post_id]) for post_id in post_ids}
+    changed: dict[str, list[int]] = defaultdict(list)
+    for post_id, status in statuses.items():
+        if current.get(post_id) != status:
+            changed[status].append(post_id)
+    for status, pks in changed.items():
+        Post.objects.filter(pk__in=pks).update(status=status, updated_at=timezone.now())
+    return statuses
 
 
 def notify_due() -> None:

@@ -370,7 +370,8 @@ def publish_post(
             features=texts.analyse(text, link, media_count),
             published_at=now,
         )
-        _schedule_reactions(account, post)
+        if settings.SANDBOX_REACTIONS:  # off only in load benchmarks (docs/benchmarks.md)
+            _schedule_reactions(account, post)
     return post
 
 

@@ -364,3 +364,74 @@ def test_the_lease_is_renewed_when_the_call_starts(cast, channel, fake_network, 
     assert delivery.lease_until == NOON + publisher.LEASE - dt.timedelta(seconds=5) + publisher.LEASE
     frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
     assert publisher.claim("w2") == []
+
+
+def test_a_stopping_worker_leaves_no_attempt_for_calls_it_never_made(cast, channel, fake_network, frozen):
+    """Attempts of a group are recorded before its first call; the ones never called are removed."""
+    for n in range(3):
+        schedule(cast, [channel], text=f"Post {n}")
+    calls = []
+
+    def stop_after_one():
+        calls.append(1)
+        return len(calls) > 1
+
+    publisher.run_once("w1", should_stop=stop_after_one)
+
+    assert fake_network.publishes() == 1
+    assert DeliveryAttempt.objects.count() == 1
+    assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [0, 0, 1]
+
+
+def test_a_group_gives_back_the_rest_when_its_lease_runs_short(cast, channel, fake_network, frozen, monkeypatch):
+    """A call starts only while half the lease is left: a stalled worker gives the rest back
+    instead of calling after another worker may have taken the rows over."""
+    for n in range(3):
+        schedule(cast, [channel], text=f"Post {n}")
+    from stammtisch.publishing.tests.fake import FakeNetwork
+
+    original = FakeNetwork.publish
+
+    def slow_publish(self, channel, outgoing, key):
+        remote = original(self, channel, outgoing, key)
+        frozen.shift(publisher.LEASE / 2 + dt.timedelta(seconds=1))  # the call stalled
+        return remote
+
+    monkeypatch.setattr(FakeNetwork, "publish", slow_publish)
+
+    assert publisher.run_once("w1") == 1
+
+    states = sorted(Delivery.objects.values_list("state", "lease_owner", "attempts"))
+    assert states == [(State.PUBLISHED, "", 1), (State.SCHEDULED, "", 0), (State.SCHEDULED, "", 0)]
+    assert publisher.run_once("w2") == 1  # and so on, one call per stall
+
+
+def test_a_batch_of_first_publishes_takes_a_few_queries_per_group(cast, channel, fake_network, frozen):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(20):
+        schedule(cast, [channel], text=f"Post {n}")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert publisher.run_once("w1") == 20
+
+    assert fake_network.publishes() == 20
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # claim (2), load (1), and per group of 10: record (3), store (6; one executemany): none per delivery
+    assert len(statements) <= 21
+    assert set(Delivery.objects.values_list("state", flat=True)) == {State.PUBLISHED}
+    assert set(Post.objects.values_list("status", flat=True)) == {Post.Status.PUBLISHED}
+
+
+def test_timings_can_be_shortened_for_benchmarks(monkeypatch):
+    for name in ("LEASE", "BACKOFF_BASE", "BACKOFF_MAX", "CHECK_DELAY"):
+        monkeypatch.setattr(publisher, name, getattr(publisher, name))  # restored afterwards
+
+    publisher.configure(lease=5, retry_base=0.5, retry_max=5, check_delay=0.5)
+
+    assert publisher.LEASE.total_seconds() == 5
+    assert publisher.backoff(10) <= dt.timedelta(seconds=5)
+    assert publisher.CHECK_DELAY.total_seconds() == 0.5
+    with pytest.raises(ValueError, match="lease"):
+        publisher.configure(lease=0)

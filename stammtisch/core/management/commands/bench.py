@@ -16,7 +16,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 # name: dotted module path. The publishing issue adds "publish" and "calendar".
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "publish": "stammtisch.publishing.benchmarks.publish",
+    "calendar": "stammtisch.publishing.bench_calendar",
+}
 
 
 class Command(BaseCommand):

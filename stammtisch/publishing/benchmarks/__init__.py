@@ -1,0 +1,1 @@
+"""Benchmarks of the publishing domain (`stammtisch bench publish`); docs/benchmarks.md."""
