@@ -82,7 +82,7 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_delivery_per_channel")]
-        indexes = [models.Index(fields=["state", "due_at"])]
+        indexes = [models.Index(fields=["state", "due_at", "id"], name="delivery_claim_idx")]
 
     def __str__(self) -> str:
         return f"{self.post_id} on {self.channel_id}: {self.state}"
