@@ -17,7 +17,9 @@ import yaml
 from stammtisch.networks import twitter_text
 from stammtisch.networks.twitter_text import V2, V3, parse, url_spans
 
-SUITE_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "twitter-text"
+# The team's shared data sits beside the checkout (../shared); STAMMTISCH_SHARED_DIR points elsewhere.
+SHARED_DIR = Path(os.environ.get("STAMMTISCH_SHARED_DIR") or Path(__file__).resolve().parents[3] / ".." / "shared")
+SUITE_DIR = SHARED_DIR / "data" / "twitter-text"
 VALIDATE_YML = SUITE_DIR / "validate.yml"
 
 # The section's name -> the configuration twitter-text runs it with. The first section predates
