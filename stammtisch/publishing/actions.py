@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django.db import transaction
@@ -48,9 +48,13 @@ def do_create_post(
     link: str = "",
     pillar: str = "",
     purpose: str = Post.Purpose.VALUE,
+    variants: Mapping[int, str] | None = None,
 ) -> Post:
     """A post with one delivery per channel. Without `scheduled_at` it is a draft: its deliveries
-    exist (they remember the channels) but have no due time, so no worker picks them up."""
+    exist (they remember the channels) but have no due time, so no worker picks them up.
+
+    `variants` maps a channel id to that channel's own text; a channel without one, or with an
+    empty one, gets the post's text."""
     require_perm(actor, workspace, Perm.EDIT)
     channels = list(channels)
     if any(channel.workspace_id != workspace.pk for channel in channels):
@@ -71,8 +75,14 @@ def do_create_post(
         scheduled_at=scheduled_at,
         status=Post.Status.SCHEDULED if scheduled_at is not None else Post.Status.DRAFT,
     )
+    variants = variants or {}
+
+    def text_for(channel: Channel) -> str:
+        own = variants.get(channel.pk, "")
+        return own if own.strip() else text
+
     Delivery.objects.bulk_create(
-        [Delivery(post=post, channel=channel, text=text, due_at=scheduled_at) for channel in channels]
+        [Delivery(post=post, channel=channel, text=text_for(channel), due_at=scheduled_at) for channel in channels]
     )
     audit(
         actor,
@@ -82,12 +92,43 @@ def do_create_post(
         summary=text[:120],
         data={
             "channels": [channel.pk for channel in channels],
+            "variants": sorted(pk for pk in variants if variants[pk].strip() and pk in {c.pk for c in channels}),
             "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
         },
     )
     if scheduled_at is not None:
         publisher.notify_due()
     return post
+
+
+@transaction.atomic
+def do_duplicate_post(actor: Actor, post: Post) -> Post:
+    """A new draft with the post's text, link, pillar, purpose, channels and each channel's own
+    text; no time, so nothing is published until it is scheduled."""
+    workspace = post.workspace
+    require_perm(actor, workspace, Perm.EDIT)
+    deliveries = list(Delivery.objects.filter(post_id=post.pk).select_related("channel").order_by("pk"))
+    copy = Post.objects.create(
+        workspace=workspace,
+        author=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
+        text=post.text,
+        link=post.link,
+        pillar=post.pillar,
+        purpose=post.purpose,
+        status=Post.Status.DRAFT,
+    )
+    Delivery.objects.bulk_create(
+        [Delivery(post=copy, channel=delivery.channel, text=delivery.text, due_at=None) for delivery in deliveries]
+    )
+    audit(
+        actor,
+        "post.duplicate",
+        workspace=workspace,
+        obj=copy,
+        summary=copy.text[:120],
+        data={"from": post.pk, "channels": [delivery.channel_id for delivery in deliveries]},
+    )
+    return copy
 
 
 @transaction.atomic

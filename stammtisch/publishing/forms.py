@@ -11,7 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from stammtisch.core.models import Workspace
 from stammtisch.networks.models import Channel
+from stammtisch.publishing import composer
 from stammtisch.publishing.models import Post
+
+VARIANT_PREFIX = "variant_"
 
 
 def local_to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -93,6 +96,18 @@ class ComposeForm(forms.Form):
         channels = self.fields["channels"]
         assert isinstance(channels, forms.ModelMultipleChoiceField)
         channels.queryset = Channel.objects.filter(workspace=workspace)
+        # One optional text per channel: empty means the post's text (shown only for the
+        # channels that are ticked, see compose.html).
+        self.channel_list = list(channels.queryset)
+        for channel in self.channel_list:
+            self.fields[f"{VARIANT_PREFIX}{channel.pk}"] = forms.CharField(
+                label=_("Text for %(channel)s") % {"channel": channel.display_name},
+                required=False,
+                max_length=63206,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Empty: the text above is used.")}),
+            )
+        self.checks: list[composer.ChannelCheck] = []
         self.fields["scheduled_local"].help_text = _("In the time zone of the workspace, %(zone)s.") % {
             "zone": workspace.time_zone
         }
@@ -106,11 +121,39 @@ class ComposeForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(local_time_problem(exc, self.workspace.time_zone)) from None
 
+    def channel_rows(self) -> list[tuple[Channel, bool, forms.BoundField]]:
+        """(channel, ticked, its text field) for the composer's channel list."""
+        ticked = {str(value) for value in self["channels"].value() or []}
+        return [
+            (channel, str(channel.pk) in ticked, self[f"{VARIANT_PREFIX}{channel.pk}"]) for channel in self.channel_list
+        ]
+
+    def variants(self) -> dict[int, str]:
+        """The channels' own texts that are not empty, by channel id (after `is_valid`)."""
+        variants = {}
+        for channel in self.channel_list:
+            value = self.cleaned_data.get(f"{VARIANT_PREFIX}{channel.pk}") or ""
+            if value.strip():
+                variants[channel.pk] = value
+        return variants
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         when = data.get("when")
         if when in (self.WHEN_NOW, self.WHEN_SCHEDULE) and not data.get("channels"):
             self.add_error("channels", _("Choose at least one channel."))
+        if data.get("text") and data.get("channels"):
+            self.checks = composer.check_channels(data["channels"], data["text"], self.variants())
+        invalid = composer.failing(self.checks)
+        if invalid and when in (self.WHEN_NOW, self.WHEN_SCHEDULE):
+            # Publishing or scheduling a text a network refuses only fails later: say so now, per
+            # channel. A draft may be saved as it is (the view says which channels it misses).
+            self.add_error(
+                None,
+                _("The text does not fit every channel yet. Shorten it, or save the post as a draft."),
+            )
+            for check in invalid:
+                self.add_error(f"{VARIANT_PREFIX}{check.channel.pk}", composer.problem_summary(check))
         if when == self.WHEN_SCHEDULE and "scheduled_local" not in self.errors:
             at = data.get("scheduled_local")
             if at is None:

@@ -26,9 +26,15 @@ from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.models import Membership, hash_token
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
-from stammtisch.publishing import actions, ical
+from stammtisch.publishing import actions, composer, ical
 from stammtisch.publishing.access import get_delivery_for_member, get_post_for_member
-from stammtisch.publishing.forms import CalendarFilterForm, ComposeForm, PostEditForm, RescheduleForm
+from stammtisch.publishing.forms import (
+    VARIANT_PREFIX,
+    CalendarFilterForm,
+    ComposeForm,
+    PostEditForm,
+    RescheduleForm,
+)
 from stammtisch.publishing.models import CalendarFeed, Delivery, Post
 
 MONTH_CARDS_PER_DAY = 5  # more show as "+ n more", a link to the week
@@ -341,6 +347,14 @@ def _compose_initial(request: HttpRequest, workspace: Any) -> dict[str, Any]:
     return {"when": ComposeForm.WHEN_SCHEDULE, "scheduled_local": at}
 
 
+def _checks_context(
+    workspace: Any, form: ComposeForm, checks: list[composer.ChannelCheck], purpose: str
+) -> dict[str, Any]:
+    """What the composer's checks partial shows: each chosen channel's length, problems, hashtags
+    and preview, and the purpose-mix warning."""
+    return {"checks": checks, "mix": composer.purpose_mix(workspace, purpose), "form": form}
+
+
 @workspace_view(Perm.EDIT)
 def compose(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace  # type: ignore[attr-defined]
@@ -359,6 +373,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                 link=data["link"],
                 pillar=data["pillar"],
                 purpose=data["purpose"],
+                variants=form.variants(),
             )
             if when == ComposeForm.WHEN_NOW:
                 actions.do_publish_now(actor, post)
@@ -371,13 +386,55 @@ def compose(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("The post is scheduled."))
             else:
                 messages.success(request, _("The draft is saved."))
+                for check in composer.failing(form.checks):
+                    messages.warning(
+                        request,
+                        _("Saved as a draft, but not ready to schedule: %(summary)s")
+                        % {"summary": composer.problem_summary(check)},
+                    )
             return redirect("publishing:post", slug=workspace.slug, post_id=post.pk)
-    channel_count = Channel.objects.filter(workspace=workspace).count()
+    purpose = (form.data.get("purpose") if form.is_bound else None) or Post.Purpose.VALUE
     return _render(
         request,
         "publishing/compose.html",
-        {"nav": "compose", "form": form, "channel_count": channel_count},
+        {
+            "nav": "compose",
+            "form": form,
+            "channel_count": len(form.channel_list),
+            **_checks_context(workspace, form, form.checks, str(purpose)),
+        },
     )
+
+
+@require_POST
+@workspace_view(Perm.EDIT)
+def compose_check(request: HttpRequest) -> HttpResponse:
+    """The composer's live checks (htmx, on every pause in typing): the form's fields in, the
+    checks partial out. Nothing is saved."""
+    workspace = request.workspace  # type: ignore[attr-defined]
+    form = ComposeForm(request.POST, workspace=workspace)
+    chosen = set(request.POST.getlist("channels"))
+    channels = [channel for channel in form.channel_list if str(channel.pk) in chosen]
+    variants = {channel.pk: request.POST.get(f"{VARIANT_PREFIX}{channel.pk}", "") for channel in channels}
+    text = request.POST.get("text", "").strip()
+    checks = composer.check_channels(channels, text, variants) if text or any(variants.values()) else []
+    purpose = request.POST.get("purpose", Post.Purpose.VALUE)
+    with timezone.override(workspace.tz):
+        return render(
+            request,
+            "publishing/_compose_checks.html",
+            {"workspace": workspace, **_checks_context(workspace, form, checks, purpose)},
+        )
+
+
+@require_POST
+@workspace_view(Perm.EDIT)
+def post_duplicate(request: HttpRequest, post_id: int) -> HttpResponse:
+    """A new draft copied from the post (text, link, pillar, purpose, channels, channel texts)."""
+    post = get_post_for_member(request, post_id)
+    copy = actions.do_duplicate_post(Actor.from_request(request), post)
+    messages.success(request, _("This is a copy of the post, saved as a draft."))
+    return redirect("publishing:post", slug=post.workspace.slug, post_id=copy.pk)
 
 
 @workspace_view(Perm.VIEW)
