@@ -56,6 +56,13 @@ class CodeForm(forms.Form):
     )
 
 
+def _clean_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise forms.ValidationError(_("Please tell us your name."))
+    return name
+
+
 class SignupForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
@@ -69,10 +76,7 @@ class SignupForm(forms.Form):
     password2 = _password_field(_("Password again"), "new-password")
 
     def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("Please tell us your name."))
-        return name
+        return _clean_name(self.cleaned_data["name"])
 
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"].strip()
@@ -113,10 +117,7 @@ class ProfileForm(forms.Form):
         self.user = user
 
     def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("Please tell us your name."))
-        return name
+        return _clean_name(self.cleaned_data["name"])
 
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"].strip()

@@ -95,6 +95,12 @@ def lock_message(until: datetime) -> str:
 # --- logging in and out -------------------------------------------------------------------
 
 
+def _sessions_ended(count: int) -> str:
+    return ngettext("%(count)d other session was signed out.", "%(count)d other sessions were signed out.", count) % {
+        "count": count
+    }
+
+
 @public_view
 @sensitive_post_parameters("password")
 @never_cache
@@ -227,15 +233,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         ended = actions.do_change_password(request, user, form.cleaned_data["new_password1"])
         messages.success(request, _("Your password has been changed."))
         if ended:
-            messages.info(
-                request,
-                ngettext(
-                    "%(count)d other session was signed out.",
-                    "%(count)d other sessions were signed out.",
-                    ended,
-                )
-                % {"count": ended},
-            )
+            messages.info(request, _sessions_ended(ended))
         return redirect("accounts:profile")
     return render(request, "accounts/password_change.html", {"form": form})
 
@@ -439,13 +437,5 @@ def session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     ended = actions.do_revoke_other_sessions(Actor.from_request(request), _user(request), request)
-    messages.success(
-        request,
-        ngettext(
-            "%(count)d other session was signed out.",
-            "%(count)d other sessions were signed out.",
-            ended,
-        )
-        % {"count": ended},
-    )
+    messages.success(request, _sessions_ended(ended))
     return redirect("accounts:sessions")
