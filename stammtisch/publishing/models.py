@@ -21,6 +21,8 @@ class Post(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
+        PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
         PUBLISHING = "publishing", _("Being published")
         PUBLISHED = "published", _("Published")
         PARTIAL = "partial", _("Partly published")
@@ -33,7 +35,17 @@ class Post(models.Model):
     link = models.URLField(_("link"), blank=True, max_length=2000)
     pillar = models.CharField(_("content pillar"), max_length=60, blank=True)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.VALUE)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+
+    class Source(models.TextChoices):
+        COMPOSER = "composer", _("Composer")
+        QUEUE = "queue", _("Queue")
+        EVERGREEN = "evergreen", _("Evergreen")
+        CSV = "csv", _("CSV import")
+        FEED = "feed", _("RSS/Atom feed")
+
+    first_comment = models.TextField(_("first comment"), blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.COMPOSER)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -78,6 +90,9 @@ class Delivery(models.Model):
     remote_id = models.CharField(max_length=200, blank=True)
     remote_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # The first comment (where the network supports it), posted right after the post itself.
+    first_comment_id = models.CharField(max_length=200, blank=True)
+    first_comment_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -141,3 +156,212 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"calendar feed of user {self.user_id} in workspace {self.workspace_id}"
+
+
+def media_path(instance: MediaAsset, filename: str) -> str:
+    """Stored under a random name: the original name is kept in the row, never trusted as a path."""
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"media/{instance.workspace_id}/{uuid.uuid4().hex}.{suffix[:8]}"
+
+
+class MediaAsset(models.Model):
+    """An uploaded image or video of a workspace. Type, size and dimensions are read from the file
+    itself on upload (never from the browser's claims), so the per-network media rules can be
+    checked without opening the file again."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="media_assets")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    file = models.FileField(upload_to=media_path, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=64)
+    bytes = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    alt_text = models.CharField(_("alt text"), max_length=1500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "sha256"])]
+
+    def __str__(self) -> str:
+        return self.original_name or self.file.name
+
+
+class PostMedia(models.Model):
+    """The media of a post, in order (every channel of the post gets the same media)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="media_links")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="post_links")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["post", "asset"], name="one_link_per_post_and_asset")]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} on post {self.post_id}"
+
+
+class QueueSlot(models.Model):
+    """A weekly posting time of a channel, a wall-clock time in the workspace's zone. "Add to
+    queue" gives a post the next slot no other post of that channel takes yet."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="queue_slots")
+    weekday = models.PositiveSmallIntegerField()  # 0 = Monday, as `date.weekday()`
+    time = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "time"]
+        constraints = [models.UniqueConstraint(fields=["channel", "weekday", "time"], name="one_slot_per_time")]
+
+    def __str__(self) -> str:
+        return f"channel {self.channel_id}: day {self.weekday} {self.time:%H:%M}"
+
+
+class EvergreenPost(models.Model):
+    """Content that may go out again and again: it fills free queue slots of its channels, never
+    sooner than `min_gap_days` after its last time, and never right after the same text."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="evergreen_posts")
+    source_post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("text"))
+    link = models.URLField(_("link"), blank=True, max_length=2000)
+    pillar = models.CharField(_("content pillar"), max_length=60, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Post.Purpose.choices, default=Post.Purpose.VALUE)
+    channels = models.ManyToManyField(Channel, related_name="evergreen_posts")
+    min_gap_days = models.PositiveIntegerField(_("minimum gap in days"), default=30)
+    active = models.BooleanField(_("active"), default=True)
+    last_scheduled_at = models.DateTimeField(null=True, blank=True)
+    times_scheduled = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["last_scheduled_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class FeedSource(models.Model):
+    """An RSS or Atom feed (the company's blog) whose new articles become posts. The worker checks
+    due feeds (`next_check_at`) with a lease, like deliveries; the URL passed the SSRF guard."""
+
+    class Mode(models.TextChoices):
+        DRAFT = "draft", _("Create a draft")
+        QUEUE = "queue", _("Add to the queue")
+        NOW = "now", _("Publish at once")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="feed_sources")
+    url = models.URLField(_("feed URL"), max_length=2000)
+    title = models.CharField(_("name"), max_length=200, blank=True)
+    channels = models.ManyToManyField(Channel, related_name="feed_sources")
+    mode = models.CharField(_("new articles"), max_length=8, choices=Mode.choices, default=Mode.DRAFT)
+    template = models.TextField(_("post text"), default="{title}\n\n{link}")
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, default="blog")
+    pillar = models.CharField(_("content pillar"), max_length=60, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    interval_minutes = models.PositiveIntegerField(default=30)
+    next_check_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["active", "next_check_at"])]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+
+class FeedItem(models.Model):
+    """An article seen in a feed: stored once per guid, so a feed read twice makes one post."""
+
+    feed = models.ForeignKey(FeedSource, on_delete=models.CASCADE, related_name="items")
+    guid = models.CharField(max_length=500)
+    link = models.URLField(max_length=2000, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "guid"], name="one_item_per_guid")]
+
+    def __str__(self) -> str:
+        return self.title or self.guid
+
+
+class ApprovalSettings(models.Model):
+    """Whether posts of a workspace need a reviewer's approval before they may go out."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="approval_settings")
+    required = models.BooleanField(_("posts need approval"), default=False)
+    link_days = models.PositiveSmallIntegerField(_("review links expire after (days)"), default=7)
+
+    def __str__(self) -> str:
+        return f"approvals of workspace {self.workspace_id}: {'on' if self.required else 'off'}"
+
+
+class ApprovalEvent(models.Model):
+    """The approval history of a post: submitted, approved, changes requested, comments."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted for approval")
+        APPROVED = "approved", _("Approved")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        COMMENT = "comment", _("Comment")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        RESET = "reset", _("Approval reset by an edit")
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="approval_events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)  # the name given on a review link
+    via_link = models.ForeignKey("ApprovalLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on post {self.post_id}"
+
+
+class ApprovalLink(models.Model):
+    """An expiring review link for a reviewer without an account. Only the token's hash is stored."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="approval_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    reviewer_name = models.CharField(max_length=200, blank=True)
+    reviewer_email = models.EmailField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"review link for post {self.post_id}"
+
+
+class RateBucket(models.Model):
+    """A token bucket shared by every worker: `key` is `network:<key>` or `channel:<id>`. A worker
+    takes a token in one conditional UPDATE before a network call (publishing/ratelimit.py)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    tokens = models.FloatField(default=0)
+    refilled_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.tokens:.1f}"

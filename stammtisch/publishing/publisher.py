@@ -41,6 +41,7 @@ from stammtisch.core.actions import Actor, audit
 from stammtisch.networks.base import Network, NetworkError, Outgoing, Remote
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import UnknownNetwork
+from stammtisch.publishing import signals
 from stammtisch.publishing.models import Delivery, DeliveryAttempt, Post
 
 log = logging.getLogger(__name__)
@@ -540,6 +541,8 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
             states.append(outcome.state)
             if outcome.auth and outcome.state == State.FAILED:
                 _needs_reconnect(outcome.delivery.channel, outcome.error, now)
+            if outcome.state == State.FAILED:
+                _send(signals.delivery_failed, Delivery, delivery=outcome.delivery, error=outcome.error)
         else:
             log.warning(
                 "delivery %s: lease lost before the outcome %s could be stored", outcome.delivery.pk, outcome.state
@@ -588,6 +591,15 @@ def _needs_reconnect(channel: Channel, message: str, now: dt.datetime) -> None:
             summary=str(channel)[:300],
             data={"error": message[:300]},
         )
+    _send(signals.channel_needs_reconnect, Channel, channel=channel, error=message)
+
+
+def _send(signal: Any, sender: Any, **kwargs: Any) -> None:
+    """Send a signal; a failing receiver (a notification that cannot be written) is logged and
+    never undoes or stops publishing."""
+    for receiver, result in signal.send_robust(sender, **kwargs):
+        if isinstance(result, Exception):
+            log.error("receiver %r of %s failed: %s", receiver, sender.__name__, result)
 
 
 def derive_status(deliveries: list[tuple[str, dt.datetime | None]]) -> str:

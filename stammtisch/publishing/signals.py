@@ -1,0 +1,17 @@
+"""Signals the publishing domain sends; other apps (notifications) connect to them.
+
+Each is sent after the transaction that stored the change has committed.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# sender=Delivery, delivery=<Delivery>, error=str: a delivery failed for good.
+delivery_failed = Signal()
+# sender=Channel, channel=<Channel>, error=str: the channel must be reconnected.
+channel_needs_reconnect = Signal()
+# sender=Post, post=<Post>, actor=<Actor>: a post was submitted for approval.
+approval_requested = Signal()
+# sender=Post, post=<Post>, actor=<Actor>, kind="approved"|"changes_requested", comment=str
+approval_decided = Signal()
