@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from django.db import transaction
@@ -21,7 +21,7 @@ from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
 from stammtisch.publishing import publisher
 from stammtisch.publishing.forms import local_time_problem, local_to_utc
-from stammtisch.publishing.models import CalendarFeed, Delivery, Post
+from stammtisch.publishing.models import CalendarFeed, Delivery, MediaAsset, Post, PostMedia
 
 State = Delivery.State
 # Deliveries that may be on the network already, or are about to be: a worker holds them
@@ -49,12 +49,17 @@ def do_create_post(
     pillar: str = "",
     purpose: str = Post.Purpose.VALUE,
     variants: Mapping[int, str] | None = None,
+    first_comment: str = "",
+    media: Sequence[MediaAsset] = (),
+    source: str = Post.Source.COMPOSER,
 ) -> Post:
     """A post with one delivery per channel. Without `scheduled_at` it is a draft: its deliveries
     exist (they remember the channels) but have no due time, so no worker picks them up.
 
     `variants` maps a channel id to that channel's own text; a channel without one, or with an
-    empty one, gets the post's text."""
+    empty one, gets the post's text. `media` are attached in order (every channel gets them);
+    `first_comment` is posted under the post where the network supports it; `source` says where
+    the post came from (composer, queue, evergreen, CSV import, feed)."""
     require_perm(actor, workspace, Perm.EDIT)
     channels = list(channels)
     if any(channel.workspace_id != workspace.pk for channel in channels):
@@ -65,6 +70,8 @@ def do_create_post(
         raise ActionError(_("Choose at least one channel to schedule the post on."))
     if scheduled_at is not None and timezone.is_naive(scheduled_at):
         raise ValueError("scheduled_at must be timezone-aware")
+    if any(asset.workspace_id != workspace.pk for asset in media):
+        raise ActionError(_("A media file does not belong to this workspace."))
     post = Post.objects.create(
         workspace=workspace,
         author=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
@@ -72,8 +79,13 @@ def do_create_post(
         link=link,
         pillar=pillar,
         purpose=purpose,
+        first_comment=first_comment,
+        source=source,
         scheduled_at=scheduled_at,
         status=Post.Status.SCHEDULED if scheduled_at is not None else Post.Status.DRAFT,
+    )
+    PostMedia.objects.bulk_create(
+        [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(media)]
     )
     variants = variants or {}
 
@@ -94,6 +106,8 @@ def do_create_post(
             "channels": [channel.pk for channel in channels],
             "variants": sorted(pk for pk in variants if variants[pk].strip() and pk in {c.pk for c in channels}),
             "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+            "media": [asset.pk for asset in media],
+            "source": source,
         },
     )
     if scheduled_at is not None:
@@ -115,10 +129,17 @@ def do_duplicate_post(actor: Actor, post: Post) -> Post:
         link=post.link,
         pillar=post.pillar,
         purpose=post.purpose,
+        first_comment=post.first_comment,
         status=Post.Status.DRAFT,
     )
     Delivery.objects.bulk_create(
         [Delivery(post=copy, channel=delivery.channel, text=delivery.text, due_at=None) for delivery in deliveries]
+    )
+    PostMedia.objects.bulk_create(
+        [
+            PostMedia(post=copy, asset_id=link.asset_id, position=link.position)
+            for link in PostMedia.objects.filter(post_id=post.pk)
+        ]
     )
     audit(
         actor,
