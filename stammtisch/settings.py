@@ -68,7 +68,10 @@ INSTALLED_APPS = [
     "stammtisch.accounts",
     "stammtisch.networks",
     "stammtisch.networks.sandbox",
+    "stammtisch.networks.mastodon",
+    "stammtisch.networks.telegram",
     "stammtisch.publishing",
+    "stammtisch.notifications",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
                 "stammtisch.core.context_processors.stammtisch",
+                "stammtisch.notifications.context_processors.notifications",
             ],
         },
     },
@@ -194,11 +198,19 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stammtisch <stammtisch@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Daily notification summaries go out at this hour (0-23) in each workspace's time zone.
+NOTIFICATION_DIGEST_HOUR = env_int("STAMMTISCH_DIGEST_HOUR", 8, minimum=0, maximum=23)
 
 # Networks: one switch each (STAMMTISCH_<NETWORK>_ENABLED).
 NETWORKS_ENABLED = {
     "sandbox": env_bool("STAMMTISCH_SANDBOX_ENABLED", True),
+    "mastodon": env_bool("STAMMTISCH_MASTODON_ENABLED", True),
+    "telegram": env_bool("STAMMTISCH_TELEGRAM_ENABLED", True),
 }
+# Where Mastodon instances send the user back after sign-in; registered with every instance.
+MASTODON_REDIRECT_URI = env_str("STAMMTISCH_MASTODON_REDIRECT_URI", f"{BASE_URL}/mastodon/callback/")
+if not MASTODON_REDIRECT_URI.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_MASTODON_REDIRECT_URI must start with http:// or https://.")
 SANDBOX_FAULT_RATE = env_float("STAMMTISCH_SANDBOX_FAULT_RATE", 0.0, minimum=0.0, maximum=1.0)
 SANDBOX_SEED = env_int("STAMMTISCH_SANDBOX_SEED", 2026)
 # Off: the Sandbox stores posts but precomputes no audience reactions (load benchmarks only).
@@ -215,5 +227,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO; Telegram's bot token is part of the URL.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -6,7 +6,10 @@ urlpatterns = [
     path("accounts/", include("stammtisch.accounts.urls")),
     path("", include("stammtisch.networks.urls")),
     path("sandbox/", include("stammtisch.networks.sandbox.urls")),
+    path("mastodon/", include("stammtisch.networks.mastodon.urls")),
+    path("telegram/", include("stammtisch.networks.telegram.urls")),
     path("", include("stammtisch.publishing.urls")),
+    path("notifications/", include("stammtisch.notifications.urls")),
 ]
 
 handler400 = "stammtisch.core.errors.bad_request"

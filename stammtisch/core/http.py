@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +65,23 @@ def check_public_url(url: str) -> str:
     return url
 
 
+# Tests replace the transport of every client made here (`use_transport`): connectors built by the
+# registry make their own clients, so this is how a test puts httpx.MockTransport under them.
+_transport_override: ContextVar[httpx.BaseTransport | None] = ContextVar("transport_override", default=None)
+
+
+@contextmanager
+def use_transport(transport: httpx.BaseTransport) -> Iterator[httpx.BaseTransport]:
+    """Within this block, every client from `make_client`/`guarded_client` that is not given a
+    transport of its own uses `transport` (tests: `httpx.MockTransport(handler)`). The SSRF guard
+    still runs: it is a request hook, not part of the transport."""
+    token = _transport_override.set(transport)
+    try:
+        yield transport
+    finally:
+        _transport_override.reset(token)
+
+
 def make_client(
     *,
     timeout: float | None = None,
@@ -73,7 +93,7 @@ def make_client(
     """An httpx client for a network API or a fetch. A timeout always applies."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout or settings.HTTP_TIMEOUT_SECONDS),
-        transport=transport or httpx.HTTPTransport(retries=1),
+        transport=transport or _transport_override.get() or httpx.HTTPTransport(retries=1),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=follow_redirects,
         max_redirects=5,

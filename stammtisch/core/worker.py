@@ -9,6 +9,7 @@ post is picked up within milliseconds. Everything is callable from a test withou
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import logging
@@ -41,16 +42,60 @@ def sandbox_simulation(now: dt.datetime) -> None:
     simulation.advance(now)
 
 
+def evergreen_fill(now: dt.datetime) -> None:
+    """Put evergreen posts into free queue slots of the next days (publishing/queue.py). It
+    commits once per workspace, under the same channel locks as "add to queue", so two workers
+    never fill one slot twice."""
+    from stammtisch.publishing import queue
+
+    filled = queue.fill_evergreen(now)
+    if filled:
+        log.info("scheduled %d evergreen posts", filled)
+
+
+def feed_checks(now: dt.datetime) -> None:
+    """Check the RSS/Atom feeds that are due (publishing/feeds.py). Not one transaction: each
+    feed is fetched outside any transaction and each new article commits on its own."""
+    from stammtisch.publishing import feeds
+
+    made = feeds.check_due_feeds(default_worker_id(), now)
+    if made:
+        log.info("made %d posts from feeds", made)
+
+
+def notification_emails(now: dt.datetime) -> None:
+    """Send the notification e-mails that are due (notifications/mailer.py). Not one
+    transaction: each mail is marked sent on its own, right after it went out."""
+    from stammtisch.notifications import mailer
+
+    sent = mailer.send_due(default_worker_id(), now=now)
+    if sent:
+        log.info("sent %d notification e-mails", sent)
+
+
+def notification_cleanup(now: dt.datetime) -> None:
+    from stammtisch.notifications import mailer
+
+    mailer.prune(now)
+
+
 @dataclass
 class Job:
     name: str
     every: float  # seconds
     run: Callable[[dt.datetime], None]
     next_at: float = 0.0  # time.monotonic() of the next run; 0 = at the first pass
+    atomic: bool = True  # run in one transaction; False for a job that commits in steps itself
 
 
 def default_jobs() -> list[Job]:
-    return [Job("sandbox simulation", 5.0, sandbox_simulation)]
+    return [
+        Job("sandbox simulation", 5.0, sandbox_simulation),
+        Job("evergreen posts", 300.0, evergreen_fill, atomic=False),
+        Job("feeds", 15.0, feed_checks, atomic=False),
+        Job("notification e-mails", 30.0, notification_emails, atomic=False),
+        Job("notification cleanup", 3600.0, notification_cleanup),
+    ]
 
 
 @dataclass
@@ -78,7 +123,8 @@ class Worker:
             if self.clock() >= job.next_at:
                 job.next_at = self.clock() + job.every
                 try:
-                    with transaction.atomic():  # a failing job leaves nothing half-written
+                    # A failing job leaves nothing half-written.
+                    with transaction.atomic() if job.atomic else contextlib.nullcontext():
                         job.run(now or timezone.now())
                 except Exception:
                     log.exception("periodic job %r failed", job.name)

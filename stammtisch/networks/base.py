@@ -47,9 +47,17 @@ class Remote:
 
 @dataclass(frozen=True)
 class MediaItem:
+    """An image or video to publish. `path` is the file's name in Django's default storage (for
+    networks that take an upload); `url` is its public address (for networks that fetch it, such
+    as Instagram); size in bytes, width and height as read from the file on upload."""
+
     path: str
     content_type: str
     alt_text: str = ""
+    url: str = ""
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,40 @@ class TextRules:
         return next((limit for kind, limit in self.media_types if kind == content_type), None)
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `requests` calls per `seconds`, per channel (one account's limit) or per network
+    (our app's limit across all accounts). The publisher shares one token bucket per limit
+    between all workers (publishing/ratelimit.py): it holds `requests` tokens and refills
+    evenly over `seconds`.
+
+    Documented limits, for the networks' own declarations:
+    * Mastodon: 300 requests per 5 minutes per account; 30 media uploads per 30 minutes.
+    * Bluesky: createRecord costs 3 of 5,000 points per hour and 35,000 per day per account
+      (about 1,666 posts an hour, 11,666 a day).
+    * X API v2: POST /2/tweets 100 per 15 minutes per user (and a monthly cap of the app's plan).
+    * Telegram: about 20 messages per minute in one group or channel; 30 per second per bot.
+    """
+
+    per: str  # "channel" or "network"
+    requests: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.per not in ("channel", "network") or self.requests < 1 or self.seconds <= 0:
+            raise ValueError(f"Invalid rate limit: {self}")
+
+    @property
+    def rate(self) -> float:
+        """Tokens per second."""
+        return self.requests / self.seconds
+
+
+# Every channel gets a bucket of its own, so a 429 can hold back that channel's other posts even
+# on a network that declares no limit of its own.
+DEFAULT_RATE_LIMITS = (RateLimit("channel", 600, 60.0),)
+
+
 class Network:
     """Base class. Subclasses set the class attributes and implement every method."""
 
@@ -136,6 +178,8 @@ class Network:
     rules: ClassVar[TextRules]
     supports_first_comment: ClassVar[bool] = False
     assisted: ClassVar[bool] = False  # Xing: we prepare, the user posts and pastes the URL back
+    # Limits of the network's API, shared by every worker (see RateLimit).
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = DEFAULT_RATE_LIMITS
 
     def publish(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
         raise NotImplementedError

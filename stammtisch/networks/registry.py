@@ -28,6 +28,8 @@ NETWORK_NAMES: dict[str, str] = {
 # key: (label, dotted path of the connector class). Adding a network starts here (CONTRIBUTING.md).
 CONNECTORS: dict[str, tuple[str | Promise, str]] = {
     "sandbox": (_("Sandbox"), "stammtisch.networks.sandbox.connector.SandboxNetwork"),
+    "mastodon": ("Mastodon", "stammtisch.networks.mastodon.connector.MastodonNetwork"),
+    "telegram": ("Telegram", "stammtisch.networks.telegram.connector.TelegramNetwork"),
 }
 
 

@@ -31,19 +31,23 @@ def _media(max_bytes: int | None, *content_types: str) -> MediaTypes:
 
 
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
+MIB = 1024 * 1024  # where a network counts in binary megabytes (Mastodon: Rails' `16.megabytes`)
 
 # The numbers, with where each comes from. "issue 3" is the publishing issue, which took the text
 # limits from the networks' documentation; media limits are from each network's public API docs.
 RULES: dict[str, TextRules] = {
-    # Our own network (the Sandbox connector reads its limits from here); it stores no media files.
+    # Our own network (the Sandbox connector reads its limits from here). It keeps the public
+    # addresses of media, not the files; a channel standing in for a network gets that network's
+    # rules as well (connector._check_rules).
     "sandbox": TextRules(
         max_length=5000,
         max_media=4,
         media_types=_media(None, *COMMON_IMAGE_TYPES, *VIDEO_TYPES),
     ),
     # Facebook Pages (Graph API): 63,206 characters (issue 3); photos JPEG/PNG/GIF/WebP up to 4 MB
-    # (Graph API "Photos"), one video up to 10 GB (Video API, resumable upload); a post holds either
-    # photos or a video. The Graph API documents no cap for photos in one post: 10 is our choice.
+    # (Graph API "Photos", developers.facebook.com/docs/graph-api/reference/page/photos), one video
+    # up to 10 GB (Video API, resumable upload); a post holds either photos or a video. The Graph
+    # API documents no cap for photos in one post: 10 is our choice.
     "facebook": TextRules(
         max_length=63206,
         max_media=10,
@@ -53,7 +57,10 @@ RULES: dict[str, TextRules] = {
     ),
     # Instagram Content Publishing API: caption 2,200 characters and at most 30 hashtags (issue 3);
     # a post needs an image or a video; carousels of up to 10; images JPEG only, up to 8 MB, aspect
-    # ratio 4:5 to 1.91:1; videos (published as reels) MP4/MOV up to 300 MB.
+    # ratio 4:5 to 1.91:1; videos (published as reels) MP4/MOV up to 300 MB. Source: IG User Media
+    # reference, developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/
+    # ig-user/media ("Image specifications", "Reel specifications"). Instagram fetches each file
+    # from its public URL (docs/media.md).
     "instagram": TextRules(
         max_length=2200,
         max_hashtags=30,
@@ -63,8 +70,10 @@ RULES: dict[str, TextRules] = {
         image_aspect_min=(4, 5),
         image_aspect_max=(1.91, 1),
     ),
-    # Threads API: 500 characters (issue 3); carousels of up to 20 images and videos; images
-    # JPEG/PNG up to 8 MB with an aspect ratio of at most 10:1; videos MP4/MOV up to 1 GB.
+    # Threads API: 500 characters (issue 3); carousels of up to 20 images and videos (raised from
+    # 10 in 2024); images JPEG/PNG up to 8 MB with an aspect ratio of at most 10:1; videos MP4/MOV
+    # up to 1 GB. Source: developers.facebook.com/docs/threads/overview ("Image specifications",
+    # "Video specifications") and /docs/threads/posts ("Carousel posts").
     "threads": TextRules(
         max_length=500,
         max_media=20,
@@ -74,7 +83,8 @@ RULES: dict[str, TextRules] = {
     ),
     # LinkedIn Posts API: commentary 3,000 characters (issue 3); up to 20 images (MultiImage) or
     # one video; Images API: JPEG/PNG/GIF, limited in pixels (36,152,320), not in bytes; Videos
-    # API: MP4 from 75 KB to 500 MB.
+    # API: MP4 from 75 KB to 500 MB. Source: learn.microsoft.com/linkedin/marketing/community-
+    # management/shares/{multiimage-post-api, images-api, videos-api}.
     "linkedin": TextRules(
         max_length=3000,
         max_media=20,
@@ -84,7 +94,8 @@ RULES: dict[str, TextRules] = {
     ),
     # X: twitter-text v3 weighted length 280, URLs 23, emoji discounted (issue 3, twitter-text's
     # config/v3.json); X API media upload: 4 images (JPEG/PNG/WebP up to 5 MB, GIF up to 15 MB) or
-    # one video (MP4/MOV up to 512 MB), not both.
+    # one video (MP4/MOV up to 512 MB), not both. Source: docs.x.com/x-api/media/quickstart/
+    # best-practices ("Media constraints").
     "x": TextRules(
         max_length=280,
         counting="twitter",
@@ -100,22 +111,26 @@ RULES: dict[str, TextRules] = {
     ),
     # Mastodon: 500 characters, every URL as 23, a remote mention as its local part (issue 3;
     # Mastodon's StatusLengthValidator); 4 attachments, images up to 16 MB, videos up to 99 MB, no
-    # images beside a video (Mastodon 4 defaults; an instance may set other limits).
+    # images beside a video (Mastodon 4 defaults; an instance may set other limits: its
+    # /api/v2/instance `configuration.media_attachments` says which). Source: docs.joinmastodon.org/
+    # user/posting/#media and app/models/media_attachment.rb (IMAGE_LIMIT = 16.megabytes,
+    # VIDEO_LIMIT = 99.megabytes: Rails megabytes, 1,048,576 bytes each).
     "mastodon": TextRules(
         max_length=500,
         counting="mastodon",
         url_length=23,
         max_media=4,
         media_types=(
-            *_media(16 * MB, *COMMON_IMAGE_TYPES, "image/heic", "image/avif"),
-            *_media(99 * MB, *VIDEO_TYPES, "video/webm"),
+            *_media(16 * MIB, *COMMON_IMAGE_TYPES, "image/heic", "image/avif"),
+            *_media(99 * MIB, *VIDEO_TYPES, "video/webm"),
         ),
         max_videos=1,
         mix_images_and_videos=False,
     ),
     # Bluesky (app.bsky.feed.post lexicon): 300 graphemes and 3,000 bytes (issue 3); embeds: up to
     # 4 images of at most 1,000,000 bytes (app.bsky.embed.images) or one MP4 video up to
-    # 100,000,000 bytes (app.bsky.embed.video), never both.
+    # 100,000,000 bytes (app.bsky.embed.video), never both. Source: the lexicons in
+    # github.com/bluesky-social/atproto, lexicons/app/bsky/embed/{images,video}.json (maxSize).
     "bluesky": TextRules(
         max_length=300,
         counting="graphemes",
@@ -127,7 +142,8 @@ RULES: dict[str, TextRules] = {
     ),
     # Telegram Bot API: messages 4,096 characters, captions 1,024 (issue 3); media groups of up to
     # 10 photos and videos; photos up to 10 MB with a width-to-height ratio of at most 20; files
-    # (videos) up to 50 MB through the Bot API.
+    # (videos) up to 50 MB through the Bot API. Source: core.telegram.org/bots/api (sendPhoto,
+    # sendMediaGroup, "Sending files").
     "telegram": TextRules(
         max_length=4096,
         caption_max_length=1024,
@@ -158,6 +174,27 @@ LABELS: dict[str, str] = {
     "telegram": "Telegram",
     "xing": "Xing",
 }
+
+# Networks where a first comment (or a first reply in the thread) can be posted under a post
+# through the API. Telegram only with a linked discussion group, which we cannot know: left out.
+# The composer also asks the channel's connector whether it implements it
+# (`Network.supports_first_comment`); docs/publishing.md ("First comment").
+FIRST_COMMENT: frozenset[str] = frozenset(
+    {"sandbox", "facebook", "instagram", "linkedin", "x", "bluesky", "mastodon", "threads"}
+)
+
+# How a mention is written, per network. Networks missing here do not turn "@name" in text posted
+# through their API into a tag (Facebook, Instagram and LinkedIn need ids in their own markup), so
+# the composer says so instead of pretending.
+MENTION_FORMS: dict[str, str] = {
+    "sandbox": "@handle",
+    "x": "@handle",
+    "mastodon": "@user@instance",
+    "bluesky": "@handle.bsky.social",
+    "threads": "@handle",
+    "telegram": "@username",
+}
+UNTAGGED_MENTIONS: frozenset[str] = frozenset({"facebook", "instagram", "linkedin"})
 
 
 # --- counting ---------------------------------------------------------------------------------

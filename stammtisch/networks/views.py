@@ -80,7 +80,7 @@ def channels(request: HttpRequest) -> HttpResponse:
             "active": [r for r in rows if r.channel.health != Channel.Health.DISCONNECTED],
             "disconnected": [r for r in rows if r.channel.health == Channel.Health.DISCONNECTED],
             "connect_options": options,
-            "planned_networks": sorted(NETWORK_NAMES.values()),
+            "planned_networks": sorted(name for key, name in NETWORK_NAMES.items() if key not in CONNECTORS),
             "can_manage": request.membership.can(Perm.MANAGE),  # type: ignore[attr-defined]
         },
     )

@@ -19,7 +19,8 @@ from stammtisch.core.actions import ActionError, Actor, audit, require_perm
 from stammtisch.core.models import Workspace, hash_token
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
-from stammtisch.publishing import publisher
+from stammtisch.publishing import approvals, composer, publisher
+from stammtisch.publishing import media as media_files
 from stammtisch.publishing.forms import local_time_problem, local_to_utc
 from stammtisch.publishing.models import CalendarFeed, Delivery, MediaAsset, Post, PostMedia
 
@@ -35,6 +36,26 @@ def _lock_post(post: Post) -> Post:
     """Lock the post row: status derivation and delivery changes of one post happen one at a time
     (the publisher locks it the same way before it stores an outcome)."""
     return Post.objects.select_for_update().get(pk=post.pk)
+
+
+def _refuse_what_networks_refuse(
+    channels: Sequence[Channel],
+    text: str,
+    variants: Mapping[int, str],
+    first_comment: str,
+    media: Sequence[MediaAsset] = (),
+) -> None:
+    """Refuse to schedule or publish a text (or first comment) a channel's network would refuse,
+    naming every such channel: the composer checks as you type, but every caller (API, CSV
+    import, feeds, approvals) schedules through here. Drafts are not checked. `media`: the
+    post's files (Instagram refuses a post without one)."""
+    checks = composer.check_channels(channels, text, variants, first_comment=first_comment, media=media)
+    invalid = composer.failing(checks)
+    if invalid:
+        raise ActionError(
+            _("Not every channel accepts this post: %(problems)s")
+            % {"problems": " · ".join(composer.problem_summary(check) for check in invalid)}
+        )
 
 
 @transaction.atomic
@@ -72,6 +93,12 @@ def do_create_post(
         raise ValueError("scheduled_at must be timezone-aware")
     if any(asset.workspace_id != workspace.pk for asset in media):
         raise ActionError(_("A media file does not belong to this workspace."))
+    if scheduled_at is not None:
+        _refuse_what_networks_refuse(channels, text, variants or {}, first_comment, media)
+    # Approvals (docs/approvals.md): with a time, in a workspace that requires approval, the post
+    # waits for approval and its deliveries get no due time until a reviewer approves it.
+    held = scheduled_at is not None and approvals.approval_required(workspace)
+    status = Post.Status.SCHEDULED if scheduled_at is not None else Post.Status.DRAFT
     post = Post.objects.create(
         workspace=workspace,
         author=cast(Any, actor.user) if actor.user is not None and actor.user.pk else None,
@@ -82,7 +109,7 @@ def do_create_post(
         first_comment=first_comment,
         source=source,
         scheduled_at=scheduled_at,
-        status=Post.Status.SCHEDULED if scheduled_at is not None else Post.Status.DRAFT,
+        status=Post.Status.PENDING_APPROVAL if held else status,
     )
     PostMedia.objects.bulk_create(
         [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(media)]
@@ -94,7 +121,10 @@ def do_create_post(
         return own if own.strip() else text
 
     Delivery.objects.bulk_create(
-        [Delivery(post=post, channel=channel, text=text_for(channel), due_at=scheduled_at) for channel in channels]
+        [
+            Delivery(post=post, channel=channel, text=text_for(channel), due_at=None if held else scheduled_at)
+            for channel in channels
+        ]
     )
     audit(
         actor,
@@ -110,7 +140,9 @@ def do_create_post(
             "source": source,
         },
     )
-    if scheduled_at is not None:
+    if held:
+        approvals.on_create(actor, post)
+    elif scheduled_at is not None:
         publisher.notify_due()
     return post
 
@@ -158,6 +190,15 @@ def do_publish_now(actor: Actor, post: Post, *, now: dt.datetime | None = None) 
     require_perm(actor, post.workspace, Perm.EDIT)
     now = now or timezone.now()
     post = _lock_post(post)
+    approvals.refuse_unapproved(post)  # a post that needs approval cannot go out unapproved
+    pending = list(post.deliveries.filter(state__in=publisher.PENDING_STATES).select_related("channel"))
+    _refuse_what_networks_refuse(
+        [d.channel for d in pending],
+        post.text,
+        {d.channel_id: d.text for d in pending},
+        post.first_comment,
+        media_files.assets_of(post.pk),
+    )
     due = post.deliveries.filter(state__in=publisher.PENDING_STATES).update(state=State.SCHEDULED, due_at=now)
     if not due:
         raise ActionError(_("Nothing left to publish: every channel is published, under way or cancelled."))
@@ -204,7 +245,7 @@ def do_retry_delivery(actor: Actor, delivery: Delivery, *, now: dt.datetime | No
     post = delivery.post
     require_perm(actor, post.workspace, Perm.EDIT)
     now = now or timezone.now()
-    _lock_post(post)
+    approvals.refuse_unapproved(_lock_post(post))
     state = State.UNKNOWN if delivery.attempts else State.SCHEDULED
     updated = Delivery.objects.filter(pk=delivery.pk, state=State.FAILED).update(
         state=state, due_at=now, attempts=0, last_error=""
@@ -280,6 +321,11 @@ def do_reschedule_post(
     if at <= now:
         raise ActionError(_("This time has passed. Choose a later time."))
     post = _lock_post(post)
+    # Waiting for approval: only the wanted time changes. Approved, in a workspace that requires
+    # approval: the new time needs approval again (docs/approvals.md).
+    if approvals.reset_after_edit(actor, post, ["scheduled_at"], at=at):
+        post.refresh_from_db()
+        return post
     _refuse_unless_scheduled(post)
     deliveries = Delivery.objects.filter(post_id=post.pk)
     expected = deliveries.exclude(state=State.CANCELLED).count()
@@ -308,6 +354,12 @@ def _refuse_if_out(post: Post, message: str) -> None:
         raise ActionError(message % {"count": out})
 
 
+def must_fit(post: Post) -> bool:
+    """Whether the post's texts must pass every channel's rules when it changes: anything but a
+    draft (or a cancelled post) may go out."""
+    return post.status not in (Post.Status.DRAFT, Post.Status.CANCELLED)
+
+
 @transaction.atomic
 def do_update_post(
     actor: Actor,
@@ -317,12 +369,19 @@ def do_update_post(
     link: str = "",
     pillar: str = "",
     purpose: str = Post.Purpose.VALUE,
+    variants: Mapping[int, str] | None = None,
+    first_comment: str | None = None,
 ) -> int:
-    """Change the text, link, pillar and purpose of a post none of whose deliveries is out or
-    under way. Deliveries that still carry the post's text get the new text in the same
-    transaction; a channel whose text was changed on its own (a variant) keeps it. Returns how
-    many deliveries got the new text. Refused when a delivery is published, claimed by a
-    worker, or of unknown outcome: the network may have the old text already."""
+    """Change the text, link, pillar, purpose, first comment (None: unchanged) and channel texts
+    of a post none of whose deliveries is out or under way.
+
+    Without `variants`, deliveries that still carry the post's text get the new text and a
+    channel whose text was changed on its own (a variant) keeps it. `variants` maps a channel id
+    to that channel's own text, an empty one meaning the post's text; channels missing from it
+    behave as without. Every delivery changes in the same transaction. A post that is not a draft
+    must fit every channel's rules afterwards (`must_fit`). Returns how many deliveries got a new
+    text. Refused when a delivery is published, claimed by a worker, or of unknown outcome: the
+    network may have the old text already."""
     require_perm(actor, post.workspace, Perm.EDIT)
     if not text.strip():
         raise ActionError(_("A post needs a text."))
@@ -331,16 +390,49 @@ def do_update_post(
         "%(count)d channel(s) have published this post or are publishing it right now: it can no longer be edited."
     )
     _refuse_if_out(post, refusal)
-    old = {"text": post.text, "link": post.link, "pillar": post.pillar, "purpose": post.purpose}
-    new = {"text": text, "link": link, "pillar": pillar, "purpose": purpose}
+    comment = post.first_comment if first_comment is None else first_comment
+    old = {
+        "text": post.text,
+        "link": post.link,
+        "pillar": post.pillar,
+        "purpose": post.purpose,
+        "first_comment": post.first_comment,
+    }
+    new = {"text": text, "link": link, "pillar": pillar, "purpose": purpose, "first_comment": comment}
     changed = [field for field in old if old[field] != new[field]]
-    if not changed:
+    deliveries = list(Delivery.objects.filter(post_id=post.pk, state__in=EDITABLE_STATES).select_related("channel"))
+
+    def text_for(delivery: Delivery) -> str:
+        if variants is not None and delivery.channel_id in variants:
+            own = variants[delivery.channel_id]
+            return own if own.strip() else text
+        return text if delivery.text == post.text else delivery.text
+
+    texts = {delivery.pk: text_for(delivery) for delivery in deliveries}
+    if must_fit(post):
+        _refuse_what_networks_refuse(
+            [d.channel for d in deliveries],
+            text,
+            {d.channel_id: texts[d.pk] for d in deliveries},
+            comment,
+            media_files.assets_of(post.pk),
+        )
+    by_text: dict[str, list[int]] = {}  # new text -> deliveries that get it
+    for delivery in deliveries:
+        if texts[delivery.pk] != delivery.text:
+            by_text.setdefault(texts[delivery.pk], []).append(delivery.pk)
+    if not changed and not by_text:
         return 0
     updated = 0
-    if "text" in changed:
-        updated = Delivery.objects.filter(post_id=post.pk, state__in=EDITABLE_STATES, text=post.text).update(text=text)
+    for new_text, pks in by_text.items():
+        updated += Delivery.objects.filter(pk__in=pks, state__in=EDITABLE_STATES).update(text=new_text)
+    if by_text:
         _refuse_if_out(post, refusal)  # a worker claimed a delivery meanwhile: roll back
     Post.objects.filter(pk=post.pk).update(**new, updated_at=timezone.now())
+    # What goes out changed: an approved post needs approval again (docs/approvals.md).
+    out_changed = [field for field in changed if field in ("text", "link", "first_comment")]
+    if out_changed or by_text:
+        approvals.reset_after_edit(actor, post, out_changed or ["variants"])
     audit(
         actor,
         "post.update",

@@ -113,6 +113,7 @@ class DeliveryAttempt(models.Model):
     class Kind(models.TextChoices):
         PUBLISH = "publish", _("Publish")
         CHECK = "check", _("Check")
+        COMMENT = "comment", _("First comment")  # its reply call, or the check of one of unknown outcome
 
     class Outcome(models.TextChoices):
         PUBLISHED = "published", _("Published")

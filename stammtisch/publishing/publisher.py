@@ -38,22 +38,25 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.core.actions import Actor, audit
-from stammtisch.networks.base import Network, NetworkError, Outgoing, Remote
+from stammtisch.networks.base import MediaItem, Network, NetworkError, Outgoing, Remote
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import UnknownNetwork
-from stammtisch.publishing import signals
+from stammtisch.publishing import media, ratelimit, signals
 from stammtisch.publishing.models import Delivery, DeliveryAttempt, Post
 
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
-BATCH_SIZE = 50
-CALLS_PER_TRANSACTION = 10  # first publishes recorded, then stored, in groups this large
+BATCH_SIZE = 100
+CALLS_PER_TRANSACTION = 50  # first publishes recorded, then stored, in groups this large
 MAX_ATTEMPTS = 8  # network calls (publish and check) per delivery before it fails for good
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
 CHECK_DELAY = dt.timedelta(seconds=10)  # pause before asking the network about an unknown outcome
 LATE_AFTER = dt.timedelta(minutes=5)  # a claim this late is logged: no worker was running
+MAX_COMMENT_CALLS = 4  # first comment: calls (reply and check) before it is shown as an error
+COMMENT_WINDOW = dt.timedelta(days=1)  # first comments are retried this long after the post's due time
+LIMITER = ratelimit.Limiter()  # this process's view of the shared rate-limit buckets
 NOTIFY_CHANNEL = "stammtisch_due"
 
 State = Delivery.State
@@ -202,6 +205,10 @@ def run_once(
         processed += done
         if done < len(claims) or len(claims) < limit or should_stop():
             break
+    if not should_stop():
+        comments = claim_first_comments(worker, now=_now(now), limit=limit, where=where)
+        _first_comments(worker, comments, _now(now), fresh=False)
+    LIMITER.give_back(timezone.now())
     return processed
 
 
@@ -222,7 +229,7 @@ def process_batch(
     goes through `process()`, one at a time.
     """
     now = _now(now)
-    loaded = Delivery.objects.select_related("post", "channel").in_bulk([item.delivery_id for item in claims])
+    loaded = _load([item.delivery_id for item in claims])
     connectors: dict[str, Network | None] = {}
     direct: list[Claim] = []
     others: list[Claim] = []
@@ -243,16 +250,59 @@ def process_batch(
             return processed
         process(item, worker, now=now)
         processed += 1
+    # Rate limits: a delivery without a token waits, unsent and uncounted, until there is one.
+    wall = timezone.now()
+    ready: list[Claim] = []
+    later: list[tuple[Claim, dt.datetime]] = []
+    for item in direct:
+        delivery = loaded[item.delivery_id]
+        connector = connectors[delivery.channel.network]
+        assert connector is not None
+        available_at = LIMITER.take(ratelimit.buckets(delivery.channel_id, connector), wall)
+        if available_at is None:
+            ready.append(item)
+        else:
+            later.append((item, now + (available_at - wall)))
+    processed += _defer(worker, later)
+    media_of = media.outgoing_media({loaded[item.delivery_id].post_id for item in ready})
     broken: set[int] = set()  # channels that answered with an auth error meanwhile
-    for start in range(0, len(direct), CALLS_PER_TRANSACTION):
-        group = direct[start : start + CALLS_PER_TRANSACTION]
+    limited: dict[int, dt.datetime] = {}  # channels that answered 429, until when
+    for start in range(0, len(ready), CALLS_PER_TRANSACTION):
+        group = ready[start : start + CALLS_PER_TRANSACTION]
         deliveries = [loaded[item.delivery_id] for item in group]
-        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken)
+        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken, limited, media_of)
         processed += done
         if done < len(group):
-            release(worker, direct[start + done :])
+            release(worker, ready[start + done :])
             return processed
     return processed
+
+
+def _load(pks: list[int]) -> dict[int, Delivery]:
+    """The claimed deliveries with their posts and channels, one query each: deliveries of one
+    post share its Post, of one channel its Channel (credentials decrypted once per batch)."""
+    deliveries = Delivery.objects.in_bulk(pks)
+    posts = Post.objects.in_bulk({delivery.post_id for delivery in deliveries.values()})
+    channels = Channel.objects.in_bulk({delivery.channel_id for delivery in deliveries.values()})
+    for delivery in deliveries.values():
+        delivery.post = posts[delivery.post_id]
+        delivery.channel = channels[delivery.channel_id]
+    return deliveries
+
+
+def _defer(worker: str, deferred: list[tuple[Claim, dt.datetime]]) -> int:
+    """Give claims back unsent because a rate limit has no token: each returns to its earlier
+    state (`unknown` if it may have been sent before), due when a token will be there. No
+    attempt is counted and no error shown: waiting for a rate limit is not a failure."""
+    if not deferred:
+        return 0
+    with transaction.atomic():
+        for item, due_at in deferred:
+            back = item.previous_state if item.previous_state in PENDING_STATES else State.UNKNOWN
+            Delivery.objects.filter(pk=item.delivery_id, lease_owner=worker, state=State.PUBLISHING).update(
+                state=back, lease_owner="", lease_until=None, due_at=due_at
+            )
+    return len(deferred)
 
 
 def _connector(channel: Channel, cache: dict[str, Network | None]) -> Network | None:
@@ -271,11 +321,14 @@ def _publish_group(
     should_stop: Callable[[], bool],
     connectors: dict[str, Network | None],
     broken: set[int],
+    limited: dict[int, dt.datetime],
+    media_of: dict[int, tuple[MediaItem, ...]],
 ) -> int:
     """First publishes of a group of deliveries (see `process_batch`). Returns how many were
     handled; the others were not sent and their attempts are unrecorded again (the caller
     releases them). A call starts only while at least half of the lease is left, so no other
-    worker can take a row over while its call may still be running."""
+    worker can take a row over while its call may still be running. After a 429 the channel's
+    other deliveries of the batch wait, unsent, until the time the network asked for."""
     attempts: dict[int, DeliveryAttempt] = {}
     lease_until = timezone.now()
     outcomes: list[_Outcome] = []
@@ -285,6 +338,9 @@ def _publish_group(
             not_called += [attempts[d.pk] for d in deliveries[index:] if d.pk in attempts]
             _unrecord(worker, not_called)
             _store(worker, outcomes, now)
+            for outcome in outcomes:  # any worker may post their first comments at once
+                if outcome.first_comment:
+                    _comment_step(outcome.delivery, worker, lease_until=now)
             return index
         if index == 0:
             attempts, lease_until = _start_attempts(deliveries, worker, DeliveryAttempt.Kind.PUBLISH, now)
@@ -295,16 +351,42 @@ def _publish_group(
             not_called.append(attempt)
             outcomes.append(_Outcome(delivery, State.FAILED, error=_("The channel needs to be reconnected.")))
             continue
+        if delivery.channel_id in limited:
+            not_called.append(attempt)
+            outcomes.append(_Outcome(delivery, State.RETRY_WAIT, fields={"due_at": limited[delivery.channel_id]}))
+            continue
         _warn_if_late(delivery, State.SCHEDULED, now)
         connector = connectors[delivery.channel.network]
         assert connector is not None
-        outcome = _call_publish(delivery, connector, attempt, now)
+        outcome = _call_publish(delivery, connector, attempt, now, media_of.get(delivery.post_id, ()))
         if outcome.auth:
             broken.add(delivery.channel_id)
+        if outcome.retry_after:  # a 429: `_store` blocks the channel's buckets for every worker
+            limited[delivery.channel_id] = now + dt.timedelta(seconds=outcome.retry_after)
         outcomes.append(outcome)
     _unrecord(worker, not_called)
     _store(worker, outcomes, now)
+    _first_comments(worker, [o.delivery for o in outcomes if o.first_comment], now, fresh=True)
     return len(deliveries)
+
+
+def _rate_limited(channel: Channel, retry_after: float) -> None:
+    """The network answered 429 with Retry-After: block the channel's buckets for every worker
+    until then."""
+    try:
+        connector = channel.connector
+    except UnknownNetwork:
+        return
+    wall = timezone.now()
+    LIMITER.block(ratelimit.blocked_by_429(channel.pk, connector), wall + dt.timedelta(seconds=retry_after), wall)
+
+
+def _token_wait(delivery: Delivery, connector: Network, now: dt.datetime) -> dt.datetime | None:
+    """None when a token for one call was taken; otherwise when there will be one (publisher's
+    clock)."""
+    wall = timezone.now()
+    available_at = LIMITER.take(ratelimit.buckets(delivery.channel_id, connector), wall)
+    return None if available_at is None else now + (available_at - wall)
 
 
 def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
@@ -326,11 +408,24 @@ def process(item: Claim, worker: str, *, now: dt.datetime | None = None) -> str:
         return _finish(delivery, worker, state=State.FAILED, error=message)
 
     if item.needs_check:
+        if (wait := _token_wait(delivery, connector, now)) is not None:
+            _defer(worker, [(item, wait)])
+            return State.UNKNOWN
         found = _check(delivery, worker, connector, now)
-        if found is None or found.state != State.PUBLISHING:
-            return found.state if found is not None else ""
+        if found is None:
+            return ""
+        if found.state != State.PUBLISHING:
+            if found.state == State.PUBLISHED and _wants_first_comment(found):
+                _first_comments(worker, [found], now, fresh=True)
+            return found.state
         delivery = found
-    return _publish(delivery, worker, connector, now)
+    if delivery.attempts < MAX_ATTEMPTS and (wait := _token_wait(delivery, connector, now)) is not None:
+        _defer(worker, [(item, wait)])
+        return item.previous_state if item.previous_state in PENDING_STATES else State.UNKNOWN
+    state = _publish(delivery, worker, connector, now)
+    if state == State.PUBLISHED and _wants_first_comment(delivery):
+        _first_comments(worker, [delivery], now, fresh=True)
+    return state
 
 
 def _warn_if_late(delivery: Delivery, previous_state: str, now: dt.datetime) -> None:
@@ -411,9 +506,17 @@ def _publish(delivery: Delivery, worker: str, connector: Network, now: dt.dateti
     return _store_one(worker, _call_publish(delivery, connector, attempt, now), now)
 
 
-def _call_publish(delivery: Delivery, connector: Network, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
-    """The network call, outside any transaction (it may take seconds and holds no lock)."""
-    outgoing = Outgoing(text=delivery.text, link=delivery.post.link)
+def _call_publish(
+    delivery: Delivery,
+    connector: Network,
+    attempt: DeliveryAttempt,
+    now: dt.datetime,
+    media_items: tuple[MediaItem, ...] | None = None,
+) -> _Outcome:
+    """The network call, outside any transaction (it may take seconds and holds no lock).
+    `media_items`: the post's media when the caller loaded them for a whole batch."""
+    items = media_items if media_items is not None else media.items_of(delivery.post)
+    outgoing = Outgoing(text=delivery.text, link=delivery.post.link, media=items)
     try:
         remote = connector.publish(delivery.channel, outgoing, str(delivery.idempotency_key))
     except Exception as exc:
@@ -441,6 +544,8 @@ class _Outcome:
     error: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
     auth: bool = False  # a permanent auth error: the channel needs reconnecting
+    retry_after: float | None = None  # the network asked us to wait (429): its buckets are blocked
+    first_comment: bool = False  # published, with a first comment to post (the lease is kept for it)
 
 
 def _published_outcome(delivery: Delivery, remote: Remote, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
@@ -470,11 +575,13 @@ def _error_outcome(
             error = _("Could not find out whether it was published: %(error)s") % {"error": error}
             return _Outcome(delivery, State.FAILED, attempt, outcome="unknown", error=error)
         wait = max(CHECK_DELAY, backoff(delivery.attempts, exc.retry_after)) if checking else CHECK_DELAY
-        return _Outcome(delivery, State.UNKNOWN, attempt, outcome="unknown", error=error, fields={"due_at": now + wait})
+        fields = {"due_at": now + wait}
+        return _Outcome(delivery, State.UNKNOWN, attempt, "unknown", error, fields, retry_after=exc.retry_after)
     if delivery.attempts >= MAX_ATTEMPTS:
         return _Outcome(delivery, State.FAILED, attempt, outcome="failed", error=error)
     due_at = now + backoff(delivery.attempts, exc.retry_after)
-    return _Outcome(delivery, State.RETRY_WAIT, attempt, outcome="retry", error=error, fields={"due_at": due_at})
+    fields = {"due_at": due_at}
+    return _Outcome(delivery, State.RETRY_WAIT, attempt, "retry", error, fields, retry_after=exc.retry_after)
 
 
 def _after_error(
@@ -521,6 +628,10 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
         return []
     by_pk = {outcome.delivery.pk: outcome for outcome in outcomes}
     post_ids = sorted({outcome.delivery.post_id for outcome in outcomes})
+    for outcome in outcomes:
+        if outcome.state == State.PUBLISHED and _wants_first_comment(outcome.delivery):
+            outcome.first_comment = True  # this worker keeps the lease and posts it next
+            outcome.fields.update(lease_owner=worker, lease_until=timezone.now() + LEASE)
     with transaction.atomic():
         statuses = dict(
             Post.objects.select_for_update().filter(pk__in=post_ids).order_by("pk").values_list("pk", "status")
@@ -539,6 +650,11 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
     for outcome in outcomes:
         if outcome.delivery.pk in owned:
             states.append(outcome.state)
+            outcome.delivery.state = outcome.state
+            for name, value in outcome.fields.items():  # the remote id for the first comment, ...
+                setattr(outcome.delivery, name, value)
+            if outcome.retry_after:
+                _rate_limited(outcome.delivery.channel, outcome.retry_after)
             if outcome.auth and outcome.state == State.FAILED:
                 _needs_reconnect(outcome.delivery.channel, outcome.error, now)
             if outcome.state == State.FAILED:
@@ -547,6 +663,7 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
             log.warning(
                 "delivery %s: lease lost before the outcome %s could be stored", outcome.delivery.pk, outcome.state
             )
+            outcome.first_comment = False
             states.append("")
     return states
 
@@ -563,8 +680,10 @@ def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
     for names, members in groups.items():
         columns = [cast(Field, meta.get_field(name)) for name in names]
         assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+        if "lease_owner" not in names:  # the lease ends, unless kept for the first comment
+            assignments += ", lease_owner = '', lease_until = NULL"
         statement = (
-            f"UPDATE {quote(meta.db_table)} SET {assignments}, lease_owner = '', lease_until = NULL "  # noqa: S608 (names from the model)
+            f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608 (names from the model)
             "WHERE id = %s AND lease_owner = %s AND state = %s"
         )
         rows = []
@@ -574,6 +693,147 @@ def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
             rows.append([*params, outcome.delivery.pk, worker, State.PUBLISHING])
         with connection.cursor() as cursor:
             cursor.executemany(statement, rows)
+
+
+# --- the first comment -------------------------------------------------------------------------
+#
+# Posted under a published delivery whose post has one, where the network supports it
+# (`connector.reply`, key `<idempotency key>:first-comment`). Its state lives on the published
+# delivery: `first_comment_id` once posted, `first_comment_error` once given up; while neither is
+# set, `lease_until` says when to try next (`lease_owner` empty) or how long a worker holds it.
+# Every call is a DeliveryAttempt of kind `comment`, recorded before the call; after a call of
+# unknown outcome (or a worker that died mid-call) the next try asks `find_published` first. A
+# failing first comment never changes the delivery's state or the post's status.
+
+
+def _wants_first_comment(delivery: Delivery) -> bool:
+    if not delivery.post.first_comment.strip() or delivery.first_comment_id or delivery.first_comment_error:
+        return False
+    try:
+        return delivery.channel.connector.supports_first_comment
+    except UnknownNetwork:
+        return False
+
+
+def _comment_key(delivery: Delivery) -> str:
+    return f"{delivery.idempotency_key}:first-comment"
+
+
+def claim_first_comments(
+    worker: str, *, now: dt.datetime | None = None, limit: int = BATCH_SIZE, where: Q | None = None
+) -> list[Delivery]:
+    """Claim published deliveries whose first comment is due for another try, or whose worker
+    died holding it (lease expired). `where` narrows the claim as in `claim`."""
+    now = _now(now)
+    wall = timezone.now()
+    lease_until = wall + LEASE
+    waiting = Q(
+        state=State.PUBLISHED,
+        due_at__gte=now - COMMENT_WINDOW,  # with the claim index, only recent rows are read
+        first_comment_id="",
+        first_comment_error="",
+        lease_until__isnull=False,
+    ) & (Q(lease_owner="", lease_until__lte=now) | (~Q(lease_owner="") & Q(lease_until__lt=wall)))
+    if where is not None:
+        waiting &= where
+    with transaction.atomic():
+        rows = Delivery.objects.filter(waiting).order_by("due_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        pks = list(rows.values_list("pk", flat=True)[:limit])
+        if not pks:
+            return []
+        Delivery.objects.filter(waiting, pk__in=pks).update(lease_owner=worker, lease_until=lease_until)
+        mine = Delivery.objects.filter(pk__in=pks, state=State.PUBLISHED, lease_owner=worker, lease_until=lease_until)
+        return list(mine.select_related("post", "channel"))
+
+
+def _first_comments(worker: str, deliveries: list[Delivery], now: dt.datetime, *, fresh: bool) -> int:
+    """Post (or, after an unknown outcome, look for) the first comment of each delivery this
+    worker holds. `fresh`: just published, so no earlier comment call exists. Returns how many
+    were posted or found."""
+    if not deliveries:
+        return 0
+    history: dict[int, list[str]] = defaultdict(list)  # outcomes of earlier comment calls, in order
+    if not fresh:
+        earlier = DeliveryAttempt.objects.filter(delivery__in=deliveries, kind=DeliveryAttempt.Kind.COMMENT).order_by(
+            "started_at", "pk"
+        )
+        for delivery_id, result in earlier.values_list("delivery_id", "outcome"):
+            history[delivery_id].append(result)
+    done = 0
+    for delivery in deliveries:
+        calls = history[delivery.pk]
+        if not _wants_first_comment(delivery):  # the post's first comment was removed meanwhile
+            _comment_step(delivery, worker, lease_until=None)
+            continue
+        connector = delivery.channel.connector
+        if (wait := _token_wait(delivery, connector, now)) is not None:
+            _comment_step(delivery, worker, lease_until=wait)
+            continue
+        check = bool(calls) and calls[-1] in ("", DeliveryAttempt.Outcome.UNKNOWN)
+        with transaction.atomic():
+            if not Delivery.objects.filter(pk=delivery.pk, state=State.PUBLISHED, lease_owner=worker).exists():
+                continue  # lost the lease: another worker has it
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, worker=worker, kind=DeliveryAttempt.Kind.COMMENT, started_at=now
+            )
+        done += _comment_call(delivery, worker, connector, attempt, now, check=check, calls=len(calls) + 1)
+    return done
+
+
+def _comment_call(
+    delivery: Delivery,
+    worker: str,
+    connector: Network,
+    attempt: DeliveryAttempt,
+    now: dt.datetime,
+    *,
+    check: bool,
+    calls: int,
+) -> int:
+    """One recorded comment call (outside any transaction) and what follows from it."""
+    Outcome = DeliveryAttempt.Outcome
+    try:
+        if check:
+            remote = connector.find_published(delivery.channel, _comment_key(delivery), since=delivery.created_at)
+        else:
+            parent = Remote(id=delivery.remote_id, url=delivery.remote_url, published_at=delivery.published_at)
+            remote = connector.reply(delivery.channel, parent, delivery.post.first_comment, _comment_key(delivery))
+    except Exception as exc:
+        error = _as_network_error(exc)
+        if error.retry_after:
+            _rate_limited(delivery.channel, error.retry_after)
+        given_up = error.permanent or calls >= MAX_COMMENT_CALLS
+        unknown = check or error.outcome_unknown
+        result = Outcome.FAILED if given_up else Outcome.UNKNOWN if unknown else Outcome.RETRY
+        _end_attempt(attempt, now, outcome=result, error=error.message)
+        if given_up:
+            _comment_step(delivery, worker, lease_until=None, error=error.message)
+        else:
+            wait = CHECK_DELAY if unknown and not check else backoff(calls, error.retry_after)
+            _comment_step(delivery, worker, lease_until=now + wait)
+        return 0
+    if remote is None:  # checked: the earlier call did not get through, so reply next time
+        _end_attempt(attempt, now, outcome=Outcome.NOT_FOUND)
+        _comment_step(delivery, worker, lease_until=now)
+        return 0
+    _end_attempt(attempt, now, outcome=Outcome.FOUND if check else Outcome.PUBLISHED)
+    _comment_step(delivery, worker, lease_until=None, remote_id=remote.id)
+    return 1
+
+
+def _comment_step(
+    delivery: Delivery, worker: str, *, lease_until: dt.datetime | None, remote_id: str = "", error: str = ""
+) -> None:
+    """Store the first comment's state, guarded by this worker's hold on it: posted
+    (`remote_id`), given up (`error`), or to be tried at `lease_until` by any worker."""
+    Delivery.objects.filter(pk=delivery.pk, state=State.PUBLISHED, lease_owner=worker).update(
+        lease_owner="", lease_until=lease_until, first_comment_id=remote_id[:200], first_comment_error=error[:500]
+    )
+    delivery.first_comment_id, delivery.first_comment_error = remote_id[:200], error[:500]
+    if error:
+        log.warning("delivery %s: first comment given up: %s", delivery.pk, error)
 
 
 def _needs_reconnect(channel: Channel, message: str, now: dt.datetime) -> None:
@@ -619,6 +879,18 @@ def derive_status(deliveries: list[tuple[str, dt.datetime | None]]) -> str:
     return Post.Status.SCHEDULED
 
 
+HELD_STATUSES = (Post.Status.PENDING_APPROVAL, Post.Status.CHANGES_REQUESTED)
+
+
+def _held_or_derived(current: str | None, deliveries: list[tuple[str, dt.datetime | None]]) -> str:
+    """A post waiting for approval (or for changes) keeps that status while none of its active
+    deliveries has a due time: only approval gives them one (docs/approvals.md)."""
+    active = [due_at for state, due_at in deliveries if state != State.CANCELLED]
+    if current in HELD_STATUSES and active and all(due_at is None for due_at in active):
+        return current
+    return derive_status(deliveries)
+
+
 def refresh_post_status(post_id: int) -> str:
     return refresh_post_statuses([post_id])[post_id]
 
@@ -632,7 +904,7 @@ def refresh_post_statuses(post_ids: list[int], *, current: dict[int, str] | None
     rows = Delivery.objects.filter(post_id__in=post_ids).values_list("post_id", "state", "due_at")
     for post_id, state, due_at in rows:
         deliveries[post_id].append((state, due_at))
-    statuses = {post_id: derive_status(deliveries[post_id]) for post_id in post_ids}
+    statuses = {post_id: _held_or_derived(current.get(post_id), deliveries[post_id]) for post_id in post_ids}
     changed: dict[str, list[int]] = defaultdict(list)
     for post_id, status in statuses.items():
         if current.get(post_id) != status:

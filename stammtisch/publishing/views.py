@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +27,8 @@ from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.models import Membership, hash_token
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
-from stammtisch.publishing import actions, composer, ical
+from stammtisch.publishing import actions, approvals, composer, ical, queue, views_approvals, views_media
+from stammtisch.publishing import media as media_files
 from stammtisch.publishing.access import get_delivery_for_member, get_post_for_member
 from stammtisch.publishing.forms import (
     VARIANT_PREFIX,
@@ -348,11 +350,25 @@ def _compose_initial(request: HttpRequest, workspace: Any) -> dict[str, Any]:
 
 
 def _checks_context(
-    workspace: Any, form: ComposeForm, checks: list[composer.ChannelCheck], purpose: str
+    workspace: Any,
+    form: ComposeForm | PostEditForm,
+    checks: list[composer.ChannelCheck],
+    purpose: str,
+    *,
+    first_comment: str = "",
+    ticked: list[Channel] | None = None,
+    editing: int | None = None,
 ) -> dict[str, Any]:
     """What the composer's checks partial shows: each chosen channel's length, problems, hashtags
-    and preview, and the purpose-mix warning."""
-    return {"checks": checks, "mix": composer.purpose_mix(workspace, purpose), "form": form}
+    and preview (with the first comment's), which ticked channels will not get the first comment,
+    and the purpose-mix warning (`editing`: the post being edited, counted once)."""
+    without = composer.without_first_comment(ticked or []) if first_comment.strip() else []
+    return {
+        "checks": checks,
+        "mix": composer.purpose_mix(workspace, purpose, editing=editing),
+        "form": form,
+        "first_comment_missing": without,
+    }
 
 
 @workspace_view(Perm.EDIT)
@@ -364,26 +380,39 @@ def compose(request: HttpRequest) -> HttpResponse:
         actor = Actor.from_request(request)
         when = data["when"]
         try:
-            post = actions.do_create_post(
-                actor,
-                workspace,
-                text=data["text"],
-                channels=data["channels"],
-                scheduled_at=data["scheduled_local"] if when == ComposeForm.WHEN_SCHEDULE else None,
-                link=data["link"],
-                pillar=data["pillar"],
-                purpose=data["purpose"],
-                variants=form.variants(),
-            )
-            if when == ComposeForm.WHEN_NOW:
-                actions.do_publish_now(actor, post)
+            with transaction.atomic():  # "publish now" refused: no draft left behind either
+                for asset, alt_text in form.media_alt_texts().items():
+                    media_files.do_set_alt_text(actor, asset, alt_text)
+                post = actions.do_create_post(
+                    actor,
+                    workspace,
+                    text=data["text"],
+                    channels=data["channels"],
+                    scheduled_at=data["scheduled_local"] if when == ComposeForm.WHEN_SCHEDULE else None,
+                    link=data["link"],
+                    pillar=data["pillar"],
+                    purpose=data["purpose"],
+                    variants=form.variants(),
+                    first_comment=data["first_comment"],
+                    media=data["media"],
+                )
+                if when == ComposeForm.WHEN_NOW and form.needs_approval:
+                    post = approvals.do_submit_for_approval(actor, post)  # goes out once approved
+                elif when == ComposeForm.WHEN_NOW:
+                    actions.do_publish_now(actor, post)
+                elif when == ComposeForm.WHEN_QUEUE:
+                    queued_at = queue.do_add_to_queue(actor, post)
         except ActionError as exc:
             form.add_error(None, exc.message)
         else:
-            if when == ComposeForm.WHEN_NOW:
+            if post.status == Post.Status.PENDING_APPROVAL and when != ComposeForm.WHEN_QUEUE:
+                messages.success(request, _("The post is submitted for approval."))
+            elif when == ComposeForm.WHEN_NOW:
                 messages.success(request, _("The post is being published."))
             elif when == ComposeForm.WHEN_SCHEDULE:
                 messages.success(request, _("The post is scheduled."))
+            elif when == ComposeForm.WHEN_QUEUE:
+                messages.success(request, queue.queued_message(post, queued_at))
             else:
                 messages.success(request, _("The draft is saved."))
                 for check in composer.failing(form.checks):
@@ -401,7 +430,15 @@ def compose(request: HttpRequest) -> HttpResponse:
             "nav": "compose",
             "form": form,
             "channel_count": len(form.channel_list),
-            **_checks_context(workspace, form, form.checks, str(purpose)),
+            **views_media.form_media_context(workspace, form),  # publishing/_compose_media.html
+            **_checks_context(
+                workspace,
+                form,
+                form.checks,
+                str(purpose),
+                first_comment=str(form["first_comment"].value() or ""),
+                ticked=[channel for channel, ticked, _field in form.channel_rows() if ticked],
+            ),
         },
     )
 
@@ -417,14 +454,34 @@ def compose_check(request: HttpRequest) -> HttpResponse:
     channels = [channel for channel in form.channel_list if str(channel.pk) in chosen]
     variants = {channel.pk: request.POST.get(f"{VARIANT_PREFIX}{channel.pk}", "") for channel in channels}
     text = request.POST.get("text", "").strip()
-    checks = composer.check_channels(channels, text, variants) if text or any(variants.values()) else []
+    first_comment = request.POST.get("first_comment", "")
+    chosen_media = views_media.selected_from_post(request)
+    checks = (
+        composer.check_channels(channels, text, variants, first_comment=first_comment, media=chosen_media)
+        if text or any(variants.values())
+        else []
+    )
     purpose = request.POST.get("purpose", Post.Purpose.VALUE)
+    # The post page's edit form checks through here too, naming the post it edits.
+    editing = int(request.POST["editing"]) if request.POST.get("editing", "").isdigit() else None
+    context = _checks_context(
+        workspace, form, checks, purpose, first_comment=first_comment, ticked=channels, editing=editing
+    )
     with timezone.override(workspace.tz):
-        return render(
-            request,
-            "publishing/_compose_checks.html",
-            {"workspace": workspace, **_checks_context(workspace, form, checks, purpose)},
-        )
+        return render(request, "publishing/_compose_checks.html", {"workspace": workspace, **context})
+
+
+@require_GET
+@workspace_view(Perm.EDIT)
+def compose_mentions(request: HttpRequest) -> HttpResponse:
+    """Mention suggestions for the text being typed (`?q=` the letters after "@", `channels=`
+    the ticked channel ids): a listbox of handles this workspace knows, on the ticked channels'
+    networks."""
+    workspace = request.workspace  # type: ignore[attr-defined]
+    ids = [int(value) for value in request.GET.getlist("channels") if value.isdigit()]
+    networks = set(Channel.objects.filter(workspace=workspace, pk__in=ids).values_list("network", flat=True))
+    suggestions = composer.mention_suggestions(workspace, request.GET.get("q", ""), networks)
+    return render(request, "publishing/_mention_suggestions.html", {"suggestions": suggestions})
 
 
 @require_POST
@@ -439,7 +496,11 @@ def post_duplicate(request: HttpRequest, post_id: int) -> HttpResponse:
 
 @workspace_view(Perm.VIEW)
 def post_detail(request: HttpRequest, post_id: int) -> HttpResponse:
-    post = get_post_for_member(request, post_id)
+    return _post_page(request, get_post_for_member(request, post_id))
+
+
+def _post_page(request: HttpRequest, post: Post, move_form: RescheduleForm | None = None) -> HttpResponse:
+    """The post page; `move_form`: the "Move" form as posted (its errors and DST choices shown)."""
     deliveries = (
         post.deliveries.select_related("channel").prefetch_related("attempt_log").order_by("channel__display_name")
     )
@@ -450,14 +511,17 @@ def post_detail(request: HttpRequest, post_id: int) -> HttpResponse:
             "nav": "calendar",
             "post": post,
             "deliveries": deliveries,
+            "post_media": [link.asset for link in post.media_links.select_related("asset")],
             "can_cancel": any(d.state in actions.publisher.PENDING_STATES for d in deliveries),
             "can_publish_now": any(d.state in actions.publisher.PENDING_STATES for d in deliveries),
             "can_change": not any(d.state in actions.OUT_STATES for d in deliveries),
-            "move_form": RescheduleForm(
-                initial={"when": timezone.localtime(post.scheduled_at)} if post.scheduled_at else None
-            )
-            if post.status == Post.Status.SCHEDULED
-            else None,
+            "move_form": move_form
+            or (
+                RescheduleForm(initial={"when": timezone.localtime(post.scheduled_at)} if post.scheduled_at else None)
+                if post.status == Post.Status.SCHEDULED
+                else None
+            ),
+            **views_approvals.panel_context(request, post),  # publishing/_approval_panel.html
         },
     )
 
@@ -472,23 +536,34 @@ def post_reschedule(request: HttpRequest, post_id: int) -> HttpResponse:
     """Move a post to a new local date and time: the calendar's drag and drop (JSON) and the
     "Move" form on the post page (redirect with a message)."""
     post = get_post_for_member(request, post_id)
-    form = RescheduleForm(request.POST)
+    form = RescheduleForm(request.POST, workspace=post.workspace)
     error = ""
     if form.is_valid():
         try:
             post = actions.do_reschedule_post(Actor.from_request(request), post, form.cleaned_data["when"])
         except ActionError as exc:
             error = exc.message
+    elif form.time_choices:  # a DST change day: the user picks the instant
+        error = " ".join(str(message) for message in form.errors["when"])
     else:
         error = _("Choose a valid date and time.")
     if error:
         if _wants_json(request):
-            return JsonResponse({"ok": False, "message": error}, status=409 if form.is_valid() else 400)
+            # Drag and drop cannot ask: the message says to open the post, which offers the choice.
+            if form.time_choices:
+                error += " " + _("Open the post to choose.")
+            choices = [{"value": value, "label": label} for value, label in form.time_choices]
+            body = {"ok": False, "message": error, "choices": choices}
+            return JsonResponse(body, status=409 if form.is_valid() else 400)
+        if form.time_choices:
+            return _post_page(request, post, move_form=form)
         messages.error(request, error)
         return redirect("publishing:post", slug=post.workspace.slug, post_id=post.pk)
     assert post.scheduled_at is not None
     local = timezone.localtime(post.scheduled_at, post.workspace.tz)
     message = _("Moved to %(when)s.") % {"when": local.strftime("%Y-%m-%d %H:%M")}
+    if post.status in approvals.HELD:  # docs/approvals.md: the new time needs approval
+        message += " " + _("It goes out once it is approved.")
     if _wants_json(request):
         return JsonResponse(
             {
@@ -507,19 +582,66 @@ def post_reschedule(request: HttpRequest, post_id: int) -> HttpResponse:
 @workspace_view(Perm.EDIT)
 def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     post = get_post_for_member(request, post_id)
-    initial = {"text": post.text, "link": post.link, "pillar": post.pillar, "purpose": post.purpose}
-    form = PostEditForm(request.POST or None, initial=initial)
+    deliveries = list(post.deliveries.select_related("channel").order_by("channel__display_name", "pk"))
+    channels = [delivery.channel for delivery in deliveries]
+    own_texts = {d.channel_id: d.text for d in deliveries if d.text != post.text}
+    initial = {
+        "text": post.text,
+        "link": post.link,
+        "pillar": post.pillar,
+        "purpose": post.purpose,
+        "first_comment": post.first_comment,
+        **{f"{VARIANT_PREFIX}{pk}": text for pk, text in own_texts.items()},
+    }
+    post_media = media_files.assets_of(post.pk)
+    form = PostEditForm(
+        request.POST or None, initial=initial, channels=channels, must_fit=actions.must_fit(post), media=post_media
+    )
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            actions.do_update_post(Actor.from_request(request), post, **form.cleaned_data)
+            actions.do_update_post(
+                Actor.from_request(request),
+                post,
+                text=data["text"],
+                link=data["link"],
+                pillar=data["pillar"],
+                purpose=data["purpose"],
+                variants=form.variants(),
+                first_comment=data["first_comment"],
+            )
         except ActionError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, _("The post is saved."))
+            if not actions.must_fit(post):
+                for check in composer.failing(form.checks):
+                    messages.warning(
+                        request,
+                        _("Saved as a draft, but not ready to schedule: %(summary)s")
+                        % {"summary": composer.problem_summary(check)},
+                    )
             return redirect("publishing:post", slug=post.workspace.slug, post_id=post.pk)
-    locked = post.deliveries.filter(state__in=actions.OUT_STATES).exists()
+    checks = form.checks
+    if not form.is_bound:
+        checks = composer.check_channels(
+            channels, post.text, own_texts, first_comment=post.first_comment, media=post_media
+        )
+    purpose = str((form.data.get("purpose") if form.is_bound else None) or post.purpose)
+    comment = str(form["first_comment"].value() or "")
+    locked = any(d.state in actions.OUT_STATES for d in deliveries)
     return _render(
-        request, "publishing/post_edit.html", {"nav": "calendar", "post": post, "form": form, "locked": locked}
+        request,
+        "publishing/post_edit.html",
+        {
+            "nav": "calendar",
+            "post": post,
+            "form": form,
+            "locked": locked,
+            **_checks_context(
+                post.workspace, form, checks, purpose, first_comment=comment, ticked=channels, editing=post.pk
+            ),
+        },
     )
 
 

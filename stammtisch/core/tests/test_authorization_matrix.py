@@ -91,6 +91,24 @@ def samples(cast) -> dict[str, Any]:
         expires_at=timezone.now() + timezone.timedelta(days=3),
     )
     bob_membership = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+    from stammtisch.publishing.models import EvergreenPost
+
+    evergreen = EvergreenPost.objects.create(workspace=cast.workspace, text="Unser Käsekuchen!")
+    from stammtisch.publishing.models import ApprovalLink
+
+    review_link = ApprovalLink.objects.create(
+        post=post, token_hash=hash_token("review-sample"), expires_at=timezone.now() + timezone.timedelta(days=3)
+    )
+    from stammtisch.publishing.models import FeedSource
+
+    # A public IP literal: no DNS lookup; "check now" fails at the blocked socket, as it should.
+    feed = FeedSource.objects.create(workspace=cast.workspace, url="https://93.184.215.14/feed.xml", title="Blog")
+    from django.core.files.base import ContentFile
+
+    from stammtisch.publishing.models import MediaAsset
+
+    asset = MediaAsset(workspace=cast.workspace, content_type="image/png", original_name="x.png")
+    asset.file.save("x.png", ContentFile(b"\x89PNG sample"), save=True)
     return {
         "slug": cast.workspace.slug,
         "channel_id": channel.pk,
@@ -103,7 +121,12 @@ def samples(cast) -> dict[str, Any]:
         "token": "sample-token",
         "uidb64": "MQ",
         "session_id": 1,
+        "notification_id": 1,
         "path": "x.png",
+        "evergreen_id": evergreen.pk,
+        "link_id": review_link.pk,
+        "feed_id": feed.pk,
+        "media_id": asset.pk,
     }
 
 

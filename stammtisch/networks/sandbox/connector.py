@@ -21,10 +21,15 @@ Remote ids: posts, comments and replies are `post-<id>` (the id one replies to),
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections import defaultdict
 from typing import ClassVar
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Max, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -32,16 +37,18 @@ from stammtisch.networks.base import (
     Credentials,
     Cursor,
     Event,
+    MediaItem,
     Metric,
     Network,
     NetworkError,
     Outgoing,
+    RateLimit,
     Remote,
     TextRules,
 )
 from stammtisch.networks.models import Channel
-from stammtisch.networks.rules import RULES
-from stammtisch.networks.sandbox import clock, faults, simulation
+from stammtisch.networks.rules import LABELS, RULES, Validation, validate
+from stammtisch.networks.sandbox import clock, faults, simulation, texts
 from stammtisch.networks.sandbox.models import (
     SandboxAccount,
     SandboxEvent,
@@ -86,6 +93,8 @@ class SandboxNetwork(Network):
     label: ClassVar[str] = "Sandbox"  # a name, the same in every language
     rules: ClassVar[TextRules] = RULES["sandbox"]
     supports_first_comment: ClassVar[bool] = True
+    # Generous, so that load benchmarks measure the publisher; tests set their own.
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit("channel", 600, 60.0), RateLimit("network", 60_000, 60.0))
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -110,6 +119,15 @@ class SandboxNetwork(Network):
         if not text.strip() and not media:
             raise NetworkError("Sandbox: a post needs text or media", permanent=True)
 
+    def _check_rules(self, channel: Channel, outgoing: Outgoing) -> None:
+        """Refuse what the network the channel stands in for would refuse (text and media by
+        `rules.validate`): a Sandbox "Instagram" takes no post without an image."""
+        key = channel.stands_in_for if channel.stands_in_for in RULES else self.key
+        validation = _validated(key, outgoing.text, tuple(outgoing.media))
+        if not validation.ok:
+            problems = "; ".join(problem.message for problem in validation.problems)
+            raise NetworkError(f"Sandbox as {LABELS[key]}: 400 {problems}", permanent=True)
+
     def _own_post(self, account: SandboxAccount, remote_id: str) -> SandboxPost:
         post_id = post_id_from_remote(remote_id)
         posts = SandboxPost.objects.select_related("account")
@@ -125,8 +143,11 @@ class SandboxNetwork(Network):
     # --- the contract ---------------------------------------------------------------------------
 
     def publish(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
+        if not settings.SANDBOX_REACTIONS and not outgoing.first_comment:
+            return self._publish_quietly(channel, outgoing, idempotency_key)
         account = self._account(channel)
         self._check_text(outgoing.text, len(outgoing.media))
+        self._check_rules(channel, outgoing)
         if outgoing.first_comment:
             self._check_text(outgoing.first_comment)
         fault = faults.take("publish")
@@ -136,6 +157,7 @@ class SandboxNetwork(Network):
             text=outgoing.text,
             link=outgoing.link,
             media_count=len(outgoing.media),
+            media=[_media_entry(item) for item in outgoing.media],
             idempotency_key=idempotency_key,
         )
         if outgoing.first_comment:
@@ -144,6 +166,38 @@ class SandboxNetwork(Network):
             )
         faults.raise_after(fault)
         return self._remote(post)
+
+    def _publish_quietly(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
+        """`publish` without the audience simulation (settings.SANDBOX_REACTIONS off): one INSERT
+        that checks the token in the same statement, as a network's API server would, and stores
+        the same row (features included) as `simulation.publish_post`."""
+        if channel.network != self.key:
+            raise NetworkError(f"Not a Sandbox channel: {channel.network}", permanent=True)
+        token = (channel.credentials or {}).get("token")
+        if not isinstance(token, str) or not token:
+            raise NetworkError("Sandbox: no access token", auth=True)
+        self._check_text(outgoing.text, len(outgoing.media))
+        self._check_rules(channel, outgoing)
+        fault = faults.take("publish")
+        faults.raise_before(fault, "publish")
+        published_at = clock.now()
+        media = len(outgoing.media)
+        values = {
+            "text": outgoing.text,
+            "link": outgoing.link,
+            "media_count": media,
+            "media": json.dumps([_media_entry(item) for item in outgoing.media]),
+            "idempotency_key": idempotency_key,
+            "features": _features(outgoing.text, outgoing.link, media),
+            "published_at": published_at,
+            "created_at": timezone.now(),
+        }
+        post_id = _insert_post(values, token_hash=hash_token(token), handle=channel.handle)
+        if post_id is None:
+            raise NetworkError("Sandbox: 401 invalid or expired access token", auth=True)
+        faults.raise_after(fault)
+        url = f"{_feed_url(channel.handle)}{post_id}/#post-{post_id}"  # as SandboxPost.url, without a query
+        return Remote(id=f"post-{post_id}", url=url, published_at=published_at)
 
     def find_published(self, channel: Channel, idempotency_key: str, since: dt.datetime) -> Remote | None:
         """Our post or reply published with this key on or after `since` (Sandbox clock or wall
@@ -174,7 +228,13 @@ class SandboxNetwork(Network):
             raise NetworkError(f"Sandbox: 404 {to.id} was deleted", permanent=True)
         fault = faults.take("reply")
         faults.raise_before(fault, "reply")
-        reply = simulation.reply_to(account, parent, text=text, idempotency_key=idempotency_key)
+        # Idempotent by key (as Mastodon's Idempotency-Key header): the same reply again is the first one.
+        ours = SandboxPost.objects.select_related("account").filter(
+            account=account, parent=parent, author_persona__isnull=True, deleted_at__isnull=True
+        )
+        reply = ours.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+        if reply is None:
+            reply = simulation.reply_to(account, parent, text=text, idempotency_key=idempotency_key)
         faults.raise_after(fault)
         return self._remote(reply)
 
@@ -279,6 +339,61 @@ class SandboxNetwork(Network):
             expires_at=timezone.now() + TOKEN_GRACE
         )
         return {"token": simulation.issue_token(account)}
+
+
+@functools.lru_cache(maxsize=512)
+def _validated(key: str, text: str, media: tuple[MediaItem, ...]) -> Validation:
+    """`rules.validate`, once per text and process (a post goes to several channels)."""
+    return validate(key, text, media)
+
+
+def _media_entry(item: MediaItem) -> dict[str, str]:
+    return {"url": item.url, "alt": item.alt_text, "type": item.content_type}
+
+
+@functools.lru_cache(maxsize=512)
+def _features(text: str, link: str, media_count: int) -> str:
+    """What the simulation reads from a post, as stored JSON; a post goes to several channels
+    with the same text, so this is computed once per text and process."""
+    return json.dumps(texts.analyse(text, link, media_count))
+
+
+@functools.lru_cache(maxsize=1024)
+def _feed_url(handle: str) -> str:
+    """The account's feed; a post's page is `<feed>/<post id>/` (urls.py)."""
+    return f"{settings.BASE_URL}{reverse('sandbox:feed', args=[handle])}"
+
+
+JSON_COLUMNS = frozenset({"features", "media"})
+
+
+def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> int | None:
+    """Insert our top-level post if the token is valid for the account `handle`; its id, or None
+    for a missing, wrong or expired token (nothing stored)."""
+    posts, tokens, accounts = SandboxPost._meta, SandboxToken._meta, SandboxAccount._meta
+    quote = connection.ops.quote_name
+    columns = [posts.get_field(name) for name in values]
+    params: list[object] = []
+    for column in columns:
+        value = values[column.name]
+        # JSON columns get their text as it is (PostgreSQL casts it to jsonb below).
+        params.append(value if column.name in JSON_COLUMNS else column.get_db_prep_value(value, connection))
+    jsonb = connection.vendor == "postgresql"
+    placeholders = ", ".join("%s::jsonb" if jsonb and c.name in JSON_COLUMNS else "%s" for c in columns)
+    statement = (
+        f"INSERT INTO {quote(posts.db_table)} ({', '.join(quote(c.column) for c in columns)}, "  # noqa: S608 (names from the models)
+        f"{quote(posts.get_field('account').column)}) "
+        f"SELECT {placeholders}, t.{quote(tokens.get_field('account').column)} "
+        f"FROM {quote(tokens.db_table)} t INNER JOIN {quote(accounts.db_table)} a "
+        f"ON a.{quote(accounts.pk.column)} = t.{quote(tokens.get_field('account').column)} "
+        "WHERE t.token_hash = %s AND a.handle = %s AND (t.expires_at IS NULL OR t.expires_at > %s) "
+        f"RETURNING {quote(posts.pk.column)}"
+    )
+    wall = SandboxToken._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, token_hash, handle, wall])
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
 
 
 def _parse_time(value: object) -> dt.datetime | None:

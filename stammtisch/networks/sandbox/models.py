@@ -103,6 +103,8 @@ class SandboxPost(models.Model):
     text = models.TextField()
     link = models.CharField(max_length=2000, blank=True)
     media_count = models.PositiveSmallIntegerField(default=0)
+    # The images and videos, as a network keeps them: [{"url", "alt", "type"}], in order.
+    media = models.JSONField(default=list, blank=True)
     # Not unique on purpose: a caller that really publishes twice gets two posts (benchmarks count them).
     idempotency_key = models.CharField(max_length=200, blank=True, db_index=True)
     # What the simulation read from the text (texts.analyse): topics, language, promo, question, ...
@@ -130,6 +132,17 @@ class SandboxPost(models.Model):
         root_id = self.root_id or self.pk
         path = reverse("sandbox:post", args=[self.account.handle, root_id])
         return f"{settings.BASE_URL}{path}#post-{self.pk}"
+
+    @property
+    def media_shown(self) -> list[dict[str, object]]:
+        """The media the feed shows: only http(s) addresses become images or videos."""
+        shown: list[dict[str, object]] = []
+        for item in self.media if isinstance(self.media, list) else []:
+            url = str(item.get("url", "")) if isinstance(item, dict) else ""
+            if url.lower().startswith(("http://", "https://")):
+                kind = str(item.get("type", ""))
+                shown.append({"url": url, "alt": str(item.get("alt", "")), "video": kind.startswith("video/")})
+        return shown
 
     @property
     def safe_link(self) -> str:

@@ -355,8 +355,10 @@ def publish_post(
     link: str = "",
     media_count: int = 0,
     idempotency_key: str = "",
+    media: list[dict[str, str]] | None = None,
 ) -> SandboxPost:
-    """Store a top-level post at `clock.now()` and schedule the audience's reactions."""
+    """Store a top-level post at `clock.now()` and schedule the audience's reactions. `media`:
+    [{"url", "alt", "type"}] of its images and videos, as the feed shows them."""
     now = clock.now()
     personas.ensure_personas()
     catch_up(account)  # today's audience depends on the days before
@@ -366,6 +368,7 @@ def publish_post(
             text=text,
             link=link,
             media_count=media_count,
+            media=media or [],
             idempotency_key=idempotency_key,
             features=texts.analyse(text, link, media_count),
             published_at=now,

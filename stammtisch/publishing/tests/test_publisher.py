@@ -418,8 +418,9 @@ def test_a_batch_of_first_publishes_takes_a_few_queries_per_group(cast, channel,
 
     assert fake_network.publishes() == 20
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # claim (2), load (1), and per group of 10: record (3), store (6; one executemany): none per delivery
-    assert len(statements) <= 21
+    # claim (2), load (2: the deliveries, their posts' media), and per group of 10: record (3),
+    # store (6; one executemany): none per delivery
+    assert len(statements) <= 22
     assert set(Delivery.objects.values_list("state", flat=True)) == {State.PUBLISHED}
     assert set(Post.objects.values_list("status", flat=True)) == {Post.Status.PUBLISHED}
 

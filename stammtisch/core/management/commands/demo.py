@@ -334,8 +334,11 @@ def ensure_demo(*, reset: bool = False, log: Callable[[str], Any] = print) -> tu
 
 
 def remove_demo() -> None:
+    from stammtisch.publishing.media import remove_workspace_media
+
     for workspace in Workspace.objects.filter(is_demo=True):
         _remove_sandbox_accounts(workspace)
+        remove_workspace_media(workspace)
         workspace.delete()
 
 
@@ -388,6 +391,7 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
             do_connect_sandbox_channel(system, workspace, handle, display_name, stands_in_for)
             for handle, display_name, stands_in_for in CHANNELS
         ]
+    pictures = _Pictures(authors[0], workspace)
     queue = IDEAS[:]
     rng.shuffle(queue)
     planned = []
@@ -421,6 +425,7 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
                 link=idea.link,
                 pillar=idea.pillar,
                 purpose=idea.purpose,
+                media=[pictures(idea.pillar)],  # Instagram takes no post without one
             )
             written = at - dt.timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 8))
             Post.objects.filter(pk=post.pk).update(created_at=written)
@@ -444,11 +449,46 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
             link=idea.link,
             pillar=idea.pillar,
             purpose=idea.purpose,
+            media=[pictures(idea.pillar)],
         )
     for idea in DRAFTS:
         do_create_post(authors[0], workspace, text=idea.text, channels=channels[:2], pillar=idea.pillar)
     log(f"Demo: {len(planned)} posts over {HISTORY_DAYS} days published on {len(channels)} Sandbox channels.")
     return workspace
+
+
+class _Pictures:
+    """One square JPEG per content pillar, drawn here (the demo downloads nothing) and uploaded
+    like any photo (publishing/media.py), so posts carry an image as Instagram requires."""
+
+    COLOURS = ("#8a3b12", "#2e6f40", "#1f4e8a", "#8a5a00", "#6b2d5c", "#2f5d62", "#a14a2a")
+
+    def __init__(self, actor: Actor, workspace: Workspace) -> None:
+        self.actor, self.workspace = actor, workspace
+        self.made: dict[str, Any] = {}
+
+    def __call__(self, pillar: str) -> Any:
+        if pillar not in self.made:
+            self.made[pillar] = self._upload(pillar, self.COLOURS[len(self.made) % len(self.COLOURS)])
+        return self.made[pillar]
+
+    def _upload(self, pillar: str, colour: str) -> Any:
+        import io
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from PIL import Image, ImageDraw, ImageFont
+
+        from stammtisch.publishing.media import do_upload_media
+
+        picture = Image.new("RGB", (1080, 1080), colour)
+        draw = ImageDraw.Draw(picture)
+        draw.ellipse((240, 240, 840, 840), outline="#f6f5f2", width=24)
+        draw.text((540, 540), pillar, fill="#f6f5f2", anchor="mm", font=ImageFont.load_default(size=64))
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=85)
+        name = f"{pillar.lower().replace(' ', '-')}.jpg"
+        alt = f"Grafik des Café Stäffele zum Thema „{pillar}“: der Name in einem hellen Kreis."
+        return do_upload_media(self.actor, self.workspace, SimpleUploadedFile(name, out.getvalue()), alt)
 
 
 def _answer_some_comments(

@@ -36,11 +36,10 @@ def network() -> SandboxNetwork:
 
 @pytest.fixture
 def channel(cast: Cast) -> Channel:
-    """alice's Sandbox channel @cafe-koenigsbau, created at START."""
+    """alice's Sandbox channel @cafe-koenigsbau, created at START. A plain Sandbox channel: one
+    standing in for a network gets that network's rules too (Instagram would need an image)."""
     with clock.at(START):
-        return do_connect_sandbox_channel(
-            Actor.system("test"), cast.workspace, "cafe-koenigsbau", "Café Königsbau", "instagram"
-        )
+        return do_connect_sandbox_channel(Actor.system("test"), cast.workspace, "cafe-koenigsbau", "Café Königsbau")
 
 
 @pytest.fixture

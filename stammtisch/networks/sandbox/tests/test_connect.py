@@ -11,7 +11,7 @@ from django.urls import reverse
 from conftest import client_for
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import AuditEvent
-from stammtisch.networks.base import Outgoing
+from stammtisch.networks.base import MediaItem, Outgoing
 from stammtisch.networks.models import Channel
 from stammtisch.networks.sandbox import views
 from stammtisch.networks.sandbox.actions import HandleTaken, do_connect_sandbox_channel
@@ -35,7 +35,9 @@ def test_it_connects_a_sandbox_channel(cast) -> None:
     assert channel.credentials["token"]
     account = SandboxAccount.objects.get(handle="cafe-koenigsbau")
     assert account.workspace == cast.workspace and channel.remote_account_id == account.remote_id
-    assert channel.connector.publish(channel, Outgoing(text="Hallo Sandbox!"), "k1").id.startswith("post-")
+    photo = MediaItem(path="a.jpg", content_type="image/jpeg", url="https://example.org/a.jpg")  # Instagram needs one
+    remote = channel.connector.publish(channel, Outgoing(text="Hallo Sandbox!", media=(photo,)), "k1")
+    assert remote.id.startswith("post-")
 
 
 def test_it_audits_the_connection_without_the_token(cast) -> None:

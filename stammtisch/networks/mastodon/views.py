@@ -1,0 +1,155 @@
+"""Connecting a Mastodon account: OAuth 2 authorization code flow with PKCE on any instance.
+
+`connect` (owners and admins of a workspace) registers or reuses our app on the instance, keeps a
+random `state` and the PKCE verifier in the user's session, and sends the user to the instance.
+`callback` (the one redirect URI, no workspace in it) accepts only a `state` this session issued in
+the last 15 minutes, exchanges the code with the verifier, reads the account and connects it to
+the workspace the flow was started from, checking the user's permission there again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.actions import Actor
+from stammtisch.core.roles import Perm
+from stammtisch.networks.base import NetworkError
+from stammtisch.networks.mastodon import oauth
+from stammtisch.networks.mastodon.actions import do_connect_mastodon_channel, forget_app, get_or_register_app
+from stammtisch.networks.mastodon.forms import ConnectMastodonForm
+from stammtisch.networks.models import OAuthApp
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "mastodon_oauth"
+FLOW_LIFETIME = dt.timedelta(minutes=15)
+MAX_PENDING = 5  # flows one session may have open at once (several tabs)
+
+
+def _enabled() -> bool:
+    return bool(settings.NETWORKS_ENABLED.get("mastodon", False))
+
+
+@workspace_view(Perm.MANAGE)
+@require_http_methods(["GET", "POST"])
+def connect(request: WorkspaceRequest) -> HttpResponse:
+    slug = request.workspace.slug
+    if not _enabled():
+        messages.error(request, _("Mastodon is switched off on this server."))
+        return redirect("networks:channels", slug=slug)
+    form = ConnectMastodonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        instance = form.cleaned_data["instance"]
+        try:
+            app = get_or_register_app(instance)
+        except NetworkError as error:
+            log.info("mastodon: cannot register with %s: %s", instance, error.message)
+            form.add_error(
+                "instance",
+                _("Stammtisch could not register with this instance. Is it a Mastodon server? (%(error)s)")
+                % {"error": error.message},
+            )
+        else:
+            return _start_flow(request, app, slug)
+    return render(request, "mastodon/connect.html", {"form": form, "nav": "settings"})
+
+
+def _start_flow(request: WorkspaceRequest, app: OAuthApp, slug: str) -> HttpResponse:
+    state = secrets.token_urlsafe(32)
+    verifier, challenge = oauth.pkce_pair()
+    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
+    pending[state] = {
+        "workspace": slug,
+        "instance": app.server,
+        "app": app.pk,
+        "verifier": verifier,
+        "started": timezone.now().isoformat(),
+    }
+    # Keep only the newest few open flows.
+    request.session[SESSION_KEY] = dict(sorted(pending.items(), key=lambda item: item[1]["started"])[-MAX_PENDING:])
+    url = oauth.authorization_url(
+        app.server,
+        client_id=app.client_id,
+        redirect_uri=app.redirect_uri,
+        scopes=app.scopes,
+        state=state,
+        challenge=challenge,
+        lang=(get_language() or "")[:2],
+    )
+    return HttpResponseRedirect(url)
+
+
+def _take_flow(request: HttpRequest, state: str) -> dict[str, Any] | None:
+    """The flow this session started with `state` (used once), if it is still fresh."""
+    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
+    flow = pending.pop(state, None) if state else None
+    request.session[SESSION_KEY] = pending
+    if not isinstance(flow, dict):
+        return None
+    started = dt.datetime.fromisoformat(str(flow.get("started")))
+    if timezone.now() - started > FLOW_LIFETIME:
+        return None
+    return flow
+
+
+def _failed(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    return render(request, "mastodon/callback_error.html", {"message": message}, status=status)
+
+
+@account_view
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    flow = _take_flow(request, request.GET.get("state", ""))
+    if flow is None:
+        return _failed(
+            request,
+            _(
+                "This sign-in answer does not belong to a connection you started here, or it is too old. "
+                "Please start again."
+            ),
+        )
+    slug = str(flow["workspace"])
+    membership = get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
+    if request.GET.get("error"):
+        messages.info(request, _("Mastodon was not connected: the permission was not granted on the instance."))
+        return redirect("networks:channels", slug=slug)
+    code = request.GET.get("code", "")
+    app = OAuthApp.objects.filter(pk=flow["app"], network="mastodon").first()
+    if not code or app is None:
+        return _failed(request, _("The instance sent no authorization code. Please start again."))
+    try:
+        token = oauth.exchange_code(
+            app.server,
+            client_id=app.client_id,
+            client_secret=str(app.secrets.get("client_secret", "")),
+            redirect_uri=app.redirect_uri,
+            code=code,
+            verifier=str(flow["verifier"]),
+        )
+        account = oauth.verify_account(app.server, str(token["access_token"]))
+    except oauth.StaleApp:
+        forget_app(app.pk)
+        messages.error(request, _("The instance no longer knew Stammtisch's registration. Please connect again."))
+        return redirect("mastodon:connect", slug=slug)
+    except NetworkError as error:
+        log.info("mastodon: connecting on %s failed: %s", app.server, error.message)
+        messages.error(request, _("Mastodon could not be connected: %(error)s") % {"error": error.message})
+        return redirect("mastodon:connect", slug=slug)
+    channel = do_connect_mastodon_channel(
+        Actor.from_request(request), membership.workspace, instance=app.server, token=token, account=account
+    )
+    messages.success(request, _("Mastodon account “%(handle)s” connected.") % {"handle": channel.handle})
+    return redirect("networks:channels", slug=slug)

@@ -1,0 +1,649 @@
+"""CSV bulk import (docs/import.md): a file of posts is read and checked row by row, shown as a
+preview, and imported only when every row is fine, all rows in one transaction.
+
+`read_csv` parses and checks a file without writing anything; `do_import_csv` checks it again
+(time has passed since the preview, channels may have changed) and creates the posts through
+`do_create_post`, all or nothing. Between the two steps the uploaded file waits in the media
+storage under a random token in a folder of the workspace and the user who uploaded it
+(`store_upload` / `load_upload`): the confirm step never trusts content sent back by the browser.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from stammtisch.core.actions import ActionError, Actor, audit, require_perm
+from stammtisch.core.models import AuditEvent, Workspace
+from stammtisch.core.roles import Perm
+from stammtisch.networks import rules
+from stammtisch.networks.models import Channel
+from stammtisch.publishing import composer
+from stammtisch.publishing.actions import do_create_post
+from stammtisch.publishing.forms import local_time_problem, local_to_utc
+from stammtisch.publishing.models import Post, QueueSlot
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 2000  # all rows in one transaction in one web request (docs/import.md: why not more)
+UPLOAD_MAX_AGE = dt.timedelta(hours=24)
+MAX_TEXT = 63206
+MAX_PILLAR = 60
+EXCERPT = 90
+
+# The columns Stammtisch reads, by the names a file may use for them (compared after
+# `_normalise`: lower case, spaces and hyphens as underscores). German names welcome.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "beitrag", "inhalt", "post"),
+    "date": ("date", "datum"),
+    "time": ("time", "uhrzeit", "zeit"),
+    "channels": ("channels", "channel", "kanäle", "kanaele", "kanal"),
+    "link": ("link", "url"),
+    "pillar": ("pillar", "content_pillar", "säule", "saeule", "themensäule", "themensaeule"),
+    "purpose": ("purpose", "zweck"),
+    "first_comment": ("first_comment", "erster_kommentar"),
+}
+COLUMN_BY_NAME = {alias: column for column, names in ALIASES.items() for alias in names}
+VARIANT_PREFIXES = ("text_",)  # text_x, text_instagram, "Text Instagram"
+
+PURPOSES = {
+    "": Post.Purpose.VALUE,
+    "value": Post.Purpose.VALUE,
+    "wert": Post.Purpose.VALUE,
+    "mehrwert": Post.Purpose.VALUE,
+    "promotion": Post.Purpose.PROMOTION,
+    "werbung": Post.Purpose.PROMOTION,
+}
+DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y")
+TIME_FORMATS = ("%H:%M", "%H:%M:%S")
+DELIMITERS = (";", ",", "\t")
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in the file: `row` as a spreadsheet numbers it (the header is row 1; 0
+    for the file as a whole), `column` as the file names it."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class Row:
+    number: int
+    text: str = ""
+    channels: list[Channel] = field(default_factory=list)
+    variants: dict[int, str] = field(default_factory=dict)
+    variant_columns: dict[int, str] = field(default_factory=dict)  # channel id -> the column's name
+    local: dt.datetime | None = None  # the wall-clock time in the workspace's zone
+    scheduled_at: dt.datetime | None = None  # UTC
+    queued: bool = False
+    link: str = ""
+    pillar: str = ""
+    purpose: str = Post.Purpose.VALUE
+    first_comment: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def excerpt(self) -> str:
+        flat = " ".join(self.text.split())
+        return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [channel.display_name for channel in self.channels]
+
+
+@dataclass
+class Preview:
+    """A file read and checked. Nothing is stored; `ok` says whether it may be imported."""
+
+    rows: list[Row]
+    problems: list[Problem]  # every problem of the file and of every row, in file order
+    encoding: str
+    delimiter: str
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and not self.problems
+
+    @property
+    def bad_rows(self) -> list[int]:
+        return sorted({problem.row for problem in self.problems if problem.row})
+
+    @property
+    def scheduled(self) -> int:
+        return sum(1 for row in self.rows if row.scheduled_at is not None)
+
+    @property
+    def queued(self) -> int:
+        return sum(1 for row in self.rows if row.queued)
+
+    @property
+    def drafts(self) -> int:
+        return len(self.rows) - self.scheduled - self.queued
+
+
+# --- Reading the file ------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of the file and the name of its encoding: UTF-8 (with or without the BOM Excel
+    writes), UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252 (Excel in Germany)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "UTF-8"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "UTF-16"
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        raise ActionError(
+            _("The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again.")
+        ) from None
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _column_for(name: str) -> str | None:
+    """The field a header names: a column of ALIASES, `variant:<network>`, or None."""
+    key = _normalise(name)
+    if key in COLUMN_BY_NAME:
+        return COLUMN_BY_NAME[key]
+    for prefix in VARIANT_PREFIXES:
+        if key.startswith(prefix) and key[len(prefix) :] in rules.RULES:
+            return f"variant:{key[len(prefix) :]}"
+    return None
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter whose split of the header row names the most known columns (German Excel
+    writes semicolons, most other tools commas)."""
+    first_line = text.split("\n", 1)[0]
+    best, best_score = ",", -1
+    for delimiter in DELIMITERS:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        score = sum(1 for name in header if _column_for(name) is not None)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _parse_date(value: str) -> dt.date | None:
+    for format in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, format).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_time(value: str) -> dt.time | None:
+    for format in TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(value, format).time()
+        except ValueError:
+            continue
+    return None
+
+
+def _split_date_time(date_value: str, time_value: str) -> tuple[str, str]:
+    """Some tools write date and time into one cell ("2026-05-04 09:30")."""
+    if not time_value and " " in date_value.strip():
+        day, _space, clock = date_value.strip().partition(" ")
+        return day, clock.strip()
+    return date_value, time_value
+
+
+class ChannelIndex:
+    """The workspace's channels by every name a file may use for them: the handle (with or
+    without @), the display name, or `network:handle` when a handle exists on two networks."""
+
+    def __init__(self, channels: Iterable[Channel]) -> None:
+        self.by_name: dict[str, list[Channel]] = defaultdict(list)
+        for channel in channels:
+            names = {channel.handle.lower(), f"@{channel.handle.lower()}", channel.display_name.strip().lower()}
+            for network in {channel.network, channel.stands_in_for}:
+                if network:
+                    names.add(f"{network}:{channel.handle.lower()}")
+            for name in names:
+                if name:
+                    self.by_name[name].append(channel)
+
+    def find(self, name: str) -> list[Channel]:
+        return self.by_name.get(name.strip().lower(), [])
+
+
+def _split_channels(value: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
+
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def _clean_link(value: str) -> str | None:
+    """The link with https:// added when it has no scheme; None when it is no web address."""
+    if not value:
+        return ""
+    if "://" not in value:
+        value = f"https://{value}"
+    if len(value) > 2000:
+        return None
+    try:
+        _url_validator(value)
+    except ValidationError:
+        return None
+    return value
+
+
+def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.datetime | None = None) -> Preview:
+    """Parse and check a CSV file of posts for `workspace`. Writes nothing.
+
+    A file that cannot be read at all (too large, not text, no header, no text column, too many
+    rows) raises ActionError; everything else is listed in `Preview.problems`, every problem of
+    every row. `queue`: rows without a date go into their channels' next free queue slots
+    instead of becoming drafts."""
+    now = now or timezone.now()
+    if len(data) > MAX_BYTES:
+        raise ActionError(
+            _("The file is larger than %(size)d MB. Split it into several files.") % {"size": MAX_BYTES // 1024 // 1024}
+        )
+    text, encoding = decode(data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ActionError(_("The file is empty."))
+    delimiter = sniff_delimiter(text)
+    try:
+        records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise ActionError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from None
+    header, body = records[0], records[1:]
+    columns: dict[int, str] = {}  # position -> field
+    names: dict[str, str] = {}  # field -> the header as the file writes it
+    problems: list[Problem] = []
+    ignored: list[str] = []
+    for position, name in enumerate(header):
+        column = _column_for(name)
+        if column is None:
+            if name.strip():
+                ignored.append(name.strip())
+            continue
+        if column in names:
+            problems.append(Problem(1, name, _("The column “%(name)s” appears twice.") % {"name": name.strip()}))
+            continue
+        columns[position] = column
+        names[column] = name.strip()
+    if "text" not in names:
+        raise ActionError(
+            _(
+                "The file has no “text” column (German: “Text”). The first row must name the columns; "
+                "download the template to see how."
+            )
+        )
+    rows_with_content = [(number, cells) for number, cells in enumerate(body, start=2) if any(c.strip() for c in cells)]
+    if len(rows_with_content) > MAX_ROWS:
+        raise ActionError(
+            _("The file has %(count)d rows; at most %(max)d can be imported at once. Split it into several files.")
+            % {"count": len(rows_with_content), "max": MAX_ROWS}
+        )
+
+    channels = list(Channel.objects.filter(workspace=workspace).order_by("pk"))
+    index = ChannelIndex(channels)
+    with_slots = set(
+        QueueSlot.objects.filter(channel__workspace=workspace).values_list("channel_id", flat=True).distinct()
+    )
+    rows = []
+    for number, cells in rows_with_content:
+        values: dict[str, str] = {}
+        for position, column in columns.items():
+            values[column] = cells[position] if position < len(cells) else ""
+        row = _read_row(workspace, number, values, names, index, with_slots, queue=queue, now=now)
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            row.problems.append(
+                Problem(
+                    number,
+                    "",
+                    _(
+                        "This row has more cells than the header has columns. "
+                        "Put texts with a “%(delimiter)s” in quotes."
+                    )
+                    % {"delimiter": delimiter},
+                )
+            )
+        rows.append(row)
+        problems.extend(row.problems)
+    if not rows:
+        problems.append(Problem(0, "", _("The file has a header but no posts.")))
+    return Preview(rows=rows, problems=problems, encoding=encoding, delimiter=delimiter, ignored_columns=ignored)
+
+
+def _read_row(
+    workspace: Workspace,
+    number: int,
+    values: dict[str, str],
+    names: dict[str, str],
+    index: ChannelIndex,
+    with_slots: set[int],
+    *,
+    queue: bool,
+    now: dt.datetime,
+) -> Row:
+    row = Row(number=number)
+
+    def problem(column: str, message: str) -> None:
+        row.problems.append(Problem(number, names.get(column, column), message))
+
+    row.text = values.get("text", "").strip()
+    if not row.text:
+        problem("text", _("The text is missing."))
+    elif len(row.text) > MAX_TEXT:
+        problem("text", _("The text is longer than %(max)d characters.") % {"max": MAX_TEXT})
+
+    for name in _split_channels(values.get("channels", "")):
+        found = index.find(name)
+        if not found:
+            problem("channels", _("There is no channel “%(name)s” in this workspace.") % {"name": name})
+        elif len(found) > 1:
+            problem(
+                "channels",
+                _("“%(name)s” matches %(count)d channels; write one of: %(options)s.")
+                % {
+                    "name": name,
+                    "count": len(found),
+                    "options": ", ".join(f"{c.network}:{c.handle}" for c in found),
+                },
+            )
+        elif found[0] not in row.channels:
+            row.channels.append(found[0])
+
+    for column, value in values.items():
+        if column.startswith("variant:") and value.strip():
+            network = column.split(":", 1)[1]
+            targets = [c for c in row.channels if composer.rules_key_for(c) == network or c.network == network]
+            if not targets:
+                problem(
+                    column,
+                    _("This row has a text for %(network)s but none of its channels is on %(network)s.")
+                    % {"network": rules.label_for(network)},
+                )
+            for channel in targets:
+                row.variants[channel.pk] = value.strip()
+                row.variant_columns[channel.pk] = names.get(column, column)
+
+    date_value, time_value = _split_date_time(values.get("date", "").strip(), values.get("time", "").strip())
+    day = _parse_date(date_value) if date_value else None
+    clock = _parse_time(time_value) if time_value else None
+    if date_value and day is None:
+        problem("date", _("“%(value)s” is not a date: write 2026-05-04 or 04.05.2026.") % {"value": date_value})
+    if time_value and clock is None:
+        problem("time", _("“%(value)s” is not a time: write 09:30.") % {"value": time_value})
+    if day is not None and not time_value:
+        problem("time", _("The time is missing (a row with a date needs a time, such as 09:30)."))
+    if clock is not None and not date_value:
+        problem("date", _("The date is missing (a row with a time needs a date)."))
+    if day is not None and clock is not None:
+        row.local = dt.datetime.combine(day, clock)
+        try:
+            at = local_to_utc(row.local, workspace.tz).astimezone(dt.UTC)
+        except ValueError as exc:
+            problem("time", local_time_problem(exc, workspace.time_zone))
+        else:
+            if at <= now:
+                problem("date", _("This time has passed. Choose a later time."))
+            row.scheduled_at = at
+        if not row.channels and not values.get("channels", "").strip():
+            problem("channels", _("A row with a date needs at least one channel."))
+    elif queue and not date_value and not time_value:
+        row.queued = True
+        if not row.channels and not values.get("channels", "").strip():
+            problem("channels", _("A row for the queue needs at least one channel."))
+        for channel in row.channels:
+            if channel.pk not in with_slots:
+                problem(
+                    "channels",
+                    _("%(channel)s has no queue times yet; add them in the queue settings or give a date.")
+                    % {"channel": channel.display_name},
+                )
+
+    link = _clean_link(values.get("link", "").strip())
+    if link is None:
+        problem("link", _("“%(value)s” is not a web address.") % {"value": values.get("link", "").strip()[:200]})
+    else:
+        row.link = link
+    row.pillar = values.get("pillar", "").strip()
+    if len(row.pillar) > MAX_PILLAR:
+        problem("pillar", _("A content pillar has at most %(max)d characters.") % {"max": MAX_PILLAR})
+    purpose = _normalise(values.get("purpose", ""))
+    if purpose in PURPOSES:
+        row.purpose = PURPOSES[purpose]
+    else:
+        problem(
+            "purpose",
+            _("“%(value)s” is no purpose: write value or promotion (German: Wert or Werbung).")
+            % {"value": values.get("purpose", "").strip()},
+        )
+    row.first_comment = values.get("first_comment", "").strip()
+
+    if row.text and row.channels:
+        for check in composer.failing(
+            composer.check_channels(row.channels, row.text, row.variants, first_comment=row.first_comment)
+        ):
+            column = row.variant_columns.get(check.channel.pk, "text") if check.is_variant else "text"
+            problem(column, composer.problem_summary(check))
+    return row
+
+
+# --- The file between preview and confirm ----------------------------------------------------
+
+
+def _folder(workspace: Workspace, user_id: int) -> str:
+    return f"imports/{workspace.pk}/{user_id}"
+
+
+def store_upload(workspace: Workspace, user_id: int, data: bytes, *, filename: str, queue: bool) -> str:
+    """Keep an uploaded file for the confirm step; returns its token. Files of this user and
+    workspace older than a day are removed on the way."""
+    folder = _folder(workspace, user_id)
+    _sweep(folder)
+    token = secrets.token_hex(16)
+    meta = {"filename": filename[:200], "queue": queue, "created": timezone.now().isoformat()}
+    default_storage.save(f"{folder}/{token}.csv", ContentFile(data))
+    default_storage.save(f"{folder}/{token}.json", ContentFile(json.dumps(meta).encode()))
+    return token
+
+
+def load_upload(workspace: Workspace, user_id: int, token: str) -> tuple[bytes, dict[str, Any]] | None:
+    """The file and its settings stored under `token` by this user in this workspace, or None
+    (unknown, malformed, someone else's or expired)."""
+    if not _TOKEN.match(token or ""):
+        return None
+    folder = _folder(workspace, user_id)
+    try:
+        with default_storage.open(f"{folder}/{token}.json") as handle:
+            meta = json.loads(handle.read())
+        with default_storage.open(f"{folder}/{token}.csv") as handle:
+            data = handle.read()
+    except (OSError, ValueError):
+        return None
+    created = dt.datetime.fromisoformat(meta.get("created", "1970-01-01T00:00:00+00:00"))
+    if timezone.now() - created > UPLOAD_MAX_AGE:
+        discard_upload(workspace, user_id, token)
+        return None
+    return data, meta
+
+
+def discard_upload(workspace: Workspace, user_id: int, token: str) -> None:
+    if not _TOKEN.match(token or ""):
+        return
+    folder = _folder(workspace, user_id)
+    for suffix in (".csv", ".json"):
+        default_storage.delete(f"{folder}/{token}{suffix}")
+
+
+def _sweep(folder: str) -> None:
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except (OSError, NotImplementedError):
+        return
+    limit = timezone.now() - UPLOAD_MAX_AGE
+    for name in files:
+        try:
+            if default_storage.get_modified_time(f"{folder}/{name}") < limit:
+                default_storage.delete(f"{folder}/{name}")
+        except (OSError, NotImplementedError):
+            continue
+
+
+# --- The import ------------------------------------------------------------------------------
+
+
+def problems_message(problems: list[Problem]) -> str:
+    rows = len({problem.row for problem in problems})
+    return ngettext(
+        "The file has problems in %(rows)d row; nothing was imported. Fix them and upload the file again.",
+        "The file has problems in %(rows)d rows; nothing was imported. Fix them and upload the file again.",
+        rows,
+    ) % {"rows": rows}
+
+
+@transaction.atomic
+def do_import_csv(
+    actor: Actor,
+    workspace: Workspace,
+    data: bytes,
+    *,
+    filename: str = "",
+    queue: bool = False,
+    token: str = "",
+    now: dt.datetime | None = None,
+) -> list[Post]:
+    """Import every row of the file as a post, all or nothing, in one transaction.
+
+    The file is checked again first; if any row has a problem now (a time has passed meanwhile,
+    a channel was removed), nothing is written and ActionError says so. `token` is the
+    preview's: an import that already went through under it is refused, so a second click on
+    "Import" does not import twice (imports of a workspace run one at a time, under a lock on
+    its row)."""
+    require_perm(actor, workspace, Perm.EDIT)
+    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+    if token and AuditEvent.objects.filter(workspace=workspace, action="post.import_csv", data__token=token).exists():
+        raise ActionError(_("This file was imported already."))
+    now = now or timezone.now()
+    preview = read_csv(workspace, data, queue=queue, now=now)
+    if not preview.ok:
+        raise ActionError(problems_message(preview.problems) if preview.problems else _("The file has no posts."))
+    posts = []
+    for row in preview.rows:
+        post = do_create_post(
+            actor,
+            workspace,
+            text=row.text,
+            channels=row.channels,
+            scheduled_at=row.scheduled_at,
+            link=row.link,
+            pillar=row.pillar,
+            purpose=row.purpose,
+            variants=row.variants,
+            first_comment=row.first_comment,
+            source=Post.Source.CSV,
+        )
+        if row.queued:
+            from stammtisch.publishing.queue import do_add_to_queue  # written alongside; imported when used
+
+            do_add_to_queue(actor, post, now=now)
+        posts.append(post)
+    audit(
+        actor,
+        "post.import_csv",
+        workspace=workspace,
+        summary=filename or _("CSV file"),
+        data={
+            "token": token,
+            "filename": filename[:200],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "rows": len(posts),
+            "scheduled": preview.scheduled,
+            "queued": preview.queued,
+            "drafts": preview.drafts,
+            "first_post": posts[0].pk if posts else None,
+            "last_post": posts[-1].pk if posts else None,
+        },
+    )
+    return posts
+
+
+# --- The template ----------------------------------------------------------------------------
+
+
+def template_csv(workspace: Workspace, language: str, *, today: dt.date | None = None) -> bytes:
+    """A file to start from, with two example rows for the workspace's own channels: English
+    (commas, ISO dates) or German (semicolons, German headers and dates, with a BOM for Excel)."""
+    today = today or timezone.localdate(timezone=workspace.tz)
+    channels = list(Channel.objects.filter(workspace=workspace).order_by("pk")[:2])
+    handles = [channel.handle for channel in channels] or ["your-handle"]
+    on_x = any(composer.rules_key_for(channel) == "x" for channel in channels)
+    day = today + dt.timedelta(days=7)
+    out = io.StringIO()
+    if language == "de":
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(["Text", "Datum", "Uhrzeit", "Kanäle", "Link", "Säule", "Zweck", "Erster Kommentar", "Text X"])
+        writer.writerow(
+            [
+                "Frische Brezeln ab 7 Uhr, bis gleich! #stuttgart",
+                day.strftime("%d.%m.%Y"),
+                "09:00",
+                ", ".join(handles),
+                "https://example.org/brezeln",
+                "Angebote",
+                "Werbung",
+                "",
+                "Frische Brezeln ab 7 Uhr! #stuttgart" if on_x else "",
+            ]
+        )
+        writer.writerow(
+            ["Ein Entwurf ohne Datum: er landet bei den Entwürfen.", "", "", handles[0], "", "", "Wert", "", ""]
+        )
+        return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    writer = csv.writer(out, delimiter=",", lineterminator="\r\n")
+    writer.writerow(["text", "date", "time", "channels", "link", "pillar", "purpose", "first_comment", "text_x"])
+    writer.writerow(
+        [
+            "Fresh pretzels from 7 am, see you soon! #stuttgart",
+            day.isoformat(),
+            "09:00",
+            "; ".join(handles),
+            "https://example.org/pretzels",
+            "Offers",
+            "promotion",
+            "",
+            "Fresh pretzels from 7 am! #stuttgart" if on_x else "",
+        ]
+    )
+    writer.writerow(["A draft without a date: it goes to the drafts.", "", "", handles[0], "", "", "value", "", ""])
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,211 @@
+"""Rate limits shared by every worker: one token bucket per declared limit (docs/publishing.md).
+
+Each network declares its limits once, as `Network.rate_limits` (networks/base.py `RateLimit`):
+per channel (one account's limit) or per network (our app's limit across its accounts). Each
+limit is a `RateBucket` row, `channel:<id>:<seconds>s` or `network:<key>:<seconds>s`, holding up
+to `requests` tokens that refill evenly over `seconds`. A network call needs one token from
+every bucket of its channel and network.
+
+Buckets live in the database, so every worker on every machine shares them. A worker takes
+tokens with a conditional UPDATE (compare and swap: `WHERE key = ? AND tokens = <read> AND
+refilled_at = <read>`; when another worker changed the row first, it reads again), which works
+the same on SQLite and PostgreSQL and holds no lock across anything else.
+
+So that the hot path does not write to the database for every call, a worker reserves several
+tokens at once (a tenth of the bucket, at most RESERVE_MAX) and keeps them for RESERVE_SECONDS.
+Unused tokens go back to the bucket when the reservation runs out; a worker that dies holding
+some simply loses them (the bucket refills at its rate). Reservations cost accuracy only in the
+safe direction, with one exception, bounded: after a 429, other workers may still spend the
+tokens they hold (at most one reservation per bucket and worker, for RESERVE_SECONDS).
+
+A 429 (a `NetworkError` with `retry_after`) blocks the channel's buckets (the network's when it
+declares only network limits) for every worker: the bucket goes into debt until the time the
+network asked for, and this worker drops its own reservations of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from stammtisch.networks.base import Network, RateLimit
+from stammtisch.publishing.models import RateBucket
+
+RESERVE_MAX = 100  # tokens a worker takes at once, at most
+RESERVE_SECONDS = 10.0  # a reservation's lifetime; then the unused tokens go back
+CAS_TRIES = 20
+
+Bucket = tuple[str, RateLimit]
+
+
+def buckets(channel_id: int, network: Network) -> list[Bucket]:
+    """The buckets a call on this channel takes a token from, in a fixed order."""
+    found = []
+    for limit in network.rate_limits:
+        owner = f"channel:{channel_id}" if limit.per == "channel" else f"network:{network.key}"
+        found.append((f"{owner}:{limit.seconds:g}s", limit))
+    return found
+
+
+def blocked_by_429(channel_id: int, network: Network) -> list[Bucket]:
+    """The buckets a 429 on this channel blocks: the channel's, or the network's when it
+    declares no per-channel limit."""
+    all_buckets = buckets(channel_id, network)
+    return [bucket for bucket in all_buckets if bucket[1].per == "channel"] or all_buckets
+
+
+def reserve_size(limit: RateLimit) -> int:
+    return max(1, min(RESERVE_MAX, limit.requests // 10))
+
+
+@dataclass
+class _Reservation:
+    limit: RateLimit
+    tokens: int
+    expires: float  # monotonic seconds
+
+
+class Limiter:
+    """One worker's view of the shared buckets, with its reservations. `clock` is monotonic
+    seconds (tests pass their own)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.reserved: dict[str, _Reservation] = {}
+
+    def take(self, needed: Iterable[Bucket], now: dt.datetime) -> dt.datetime | None:
+        """One token from each bucket, or none at all. Returns None when taken, otherwise when
+        the emptiest bucket will have a token again (`now` is the wall clock)."""
+        taken: list[str] = []
+        later: dt.datetime | None = None
+        for key, limit in needed:
+            reservation = self._reservation(key, limit, now)
+            if reservation.tokens > 0:
+                reservation.tokens -= 1
+                taken.append(key)
+                continue
+            obtained, available_at = _take(key, limit, reserve_size(limit), now)
+            if obtained:
+                self.reserved[key] = _Reservation(limit, obtained - 1, self.clock() + RESERVE_SECONDS)
+                taken.append(key)
+            else:
+                later = max(later, available_at) if later is not None else available_at
+        if later is None:
+            return None
+        for key in taken:  # all or nothing: keep them for the next call
+            self.reserved[key].tokens += 1
+        return later
+
+    def _reservation(self, key: str, limit: RateLimit, now: dt.datetime) -> _Reservation:
+        reservation = self.reserved.get(key)
+        if reservation is not None and reservation.expires <= self.clock():
+            if reservation.tokens > 0:
+                _give_back(key, limit, reservation.tokens, now)
+            reservation = None
+        if reservation is None:
+            reservation = self.reserved[key] = _Reservation(limit, 0, self.clock() + RESERVE_SECONDS)
+        return reservation
+
+    def give_back(self, now: dt.datetime, everything: bool = False) -> None:
+        """Return the unused tokens of expired reservations (of all with `everything`)."""
+        for key, reservation in list(self.reserved.items()):
+            if everything or reservation.expires <= self.clock():
+                del self.reserved[key]
+                if reservation.tokens > 0:
+                    _give_back(key, reservation.limit, reservation.tokens, now)
+
+    def block(self, needed: Iterable[Bucket], until: dt.datetime, now: dt.datetime) -> None:
+        """Empty these buckets for every worker until `until` (a 429 with Retry-After)."""
+        for key, limit in needed:
+            self.reserved.pop(key, None)
+            _block(key, limit, until, now)
+
+
+def _available(row: _Row, limit: RateLimit, now: dt.datetime) -> float:
+    elapsed = max(0.0, (now - row.refilled_at).total_seconds())
+    return min(float(limit.requests), row.tokens + elapsed * limit.rate)
+
+
+def _table() -> str:
+    return connection.ops.quote_name(RateBucket._meta.db_table)
+
+
+@dataclass(frozen=True)
+class _Row:
+    tokens: float
+    refilled_at: dt.datetime
+    raw: tuple[object, object]  # as the database returned them, for the conditional UPDATE
+
+
+def _read(key: str, limit: RateLimit, now: dt.datetime) -> _Row:
+    """The bucket as it is; a missing bucket is created full. Plain SQL: this runs for every
+    reservation, and the ORM's query building would cost more than the query."""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT tokens, refilled_at FROM {_table()} WHERE key = %s", [key])  # noqa: S608
+            row = cursor.fetchone()
+        if row is not None:
+            return _Row(float(row[0]), _to_datetime(row[1]), (row[0], row[1]))
+        RateBucket.objects.bulk_create(
+            [RateBucket(key=key, tokens=limit.requests, refilled_at=now)], ignore_conflicts=True
+        )
+
+
+def _to_datetime(value: object) -> dt.datetime:
+    """PostgreSQL returns an aware datetime; SQLite the text Django stored (UTC, naive)."""
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    assert isinstance(parsed, dt.datetime)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
+
+
+def _swap(key: str, old: _Row, tokens: float, refilled_at: dt.datetime) -> bool:
+    """The conditional UPDATE: only if nobody changed the bucket since we read `old`."""
+    after = RateBucket._meta.get_field("refilled_at").get_db_prep_value(refilled_at, connection)
+    statement = (
+        f"UPDATE {_table()} SET tokens = %s, refilled_at = %s "  # noqa: S608 (the model's table)
+        "WHERE key = %s AND tokens = %s AND refilled_at = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [tokens, after, key, *old.raw])
+        return cursor.rowcount == 1
+
+
+def _take(key: str, limit: RateLimit, want: int, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """Take up to `want` tokens (at least one). Returns (how many, when one will be available
+    if none was)."""
+    for _try in range(CAS_TRIES):
+        old = _read(key, limit, now)
+        available = _available(old, limit, now)
+        if available < 1:
+            return 0, now + dt.timedelta(seconds=(1 - available) / limit.rate)
+        count = min(want, math.floor(available))
+        if _swap(key, old, available - count, max(now, old.refilled_at)):
+            return count, now
+    return 0, now + dt.timedelta(seconds=0.05)  # heavy contention: try again in a moment
+
+
+def _give_back(key: str, limit: RateLimit, tokens: int, now: dt.datetime) -> None:
+    for _try in range(CAS_TRIES):
+        old = _read(key, limit, now)
+        available = _available(old, limit, now)
+        if available < 0:
+            return  # blocked after a 429 meanwhile: the block stands
+        if _swap(key, old, min(available + tokens, float(limit.requests)), max(now, old.refilled_at)):
+            return
+
+
+def _block(key: str, limit: RateLimit, until: dt.datetime, now: dt.datetime) -> None:
+    """Debt: the bucket reaches one token only at `until`, unless it was blocked for longer."""
+    debt = 1 - max(0.0, (until - now).total_seconds()) * limit.rate
+    for _try in range(CAS_TRIES):
+        old = _read(key, limit, now)
+        tokens = min(_available(old, limit, now), debt)
+        if _swap(key, old, tokens, max(now, old.refilled_at)):
+            return
