@@ -76,6 +76,11 @@ def _test_settings(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
     # Hashing with a million PBKDF2 rounds for every persona would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Ids are reused from test to test: nothing cached by id (the approvals count in the
+    # navigation, review-link rate limits) may leak into the next test.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -103,9 +103,7 @@ class OutboundPost(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "idempotency_key"], name="one_outbound_post_per_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["channel", "idempotency_key"], name="one_outbound_post_per_key")]
 
     def __str__(self) -> str:
         return f"{self.channel_id}: {self.idempotency_key}"
@@ -125,9 +123,7 @@ class BotUpdate(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["network", "bot_id", "update_id"], name="one_bot_update_per_id")
-        ]
+        constraints = [models.UniqueConstraint(fields=["network", "bot_id", "update_id"], name="one_bot_update_per_id")]
         indexes = [models.Index(fields=["network", "bot_id", "chat_id", "update_id"], name="bot_update_chat")]
 
     def __str__(self) -> str:

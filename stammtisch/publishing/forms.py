@@ -197,7 +197,11 @@ class ComposeForm(forms.Form):
     )
     # Ids of the workspace's MediaAssets, in order: hidden inputs of the upload area
     # (publishing/_compose_media.html, views_media.py); cleaned to the assets themselves.
-    media = forms.Field(label=_("Images and video"), required=False, widget=forms.MultipleHiddenInput)
+    # (A field named "media" shadows only the class attribute Django's form metaclass replaces
+    # with the widget-assets property again: `form.media` stays that, `form["media"]` is this.)
+    media = forms.Field(  # type: ignore[assignment]
+        label=_("Images and video"), required=False, widget=forms.MultipleHiddenInput
+    )
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -184,7 +184,10 @@ def _without_metadata_jpeg(image: Image.Image, kind: str) -> bytes:
     options: dict[str, Any] = {"comment": b"", "optimize": True}
     if image.info.get("icc_profile"):
         options["icc_profile"] = image.info["icc_profile"]  # colours, not personal data
-    orientation = image.getexif().get(0x0112, 1)
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, struct.error):  # unreadable EXIF: dropped anyway
+        orientation = 1
     out = io.BytesIO()
     if orientation not in (1, None) or kind != "JPEG":
         upright = ImageOps.exif_transpose(image)

@@ -194,7 +194,7 @@ class PostMedia(models.Model):
     """The media of a post, in order (every channel of the post gets the same media)."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="media_links")
-    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="post_links")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.RESTRICT, related_name="post_links")
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

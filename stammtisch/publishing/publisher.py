@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
 BATCH_SIZE = 100
-CALLS_PER_TRANSACTION = 50  # first publishes recorded, then stored, in groups this large
+CALLS_PER_TRANSACTION = 25  # first publishes recorded, then stored, in groups this large
 MAX_ATTEMPTS = 8  # network calls (publish and check) per delivery before it fails for good
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
@@ -230,6 +230,7 @@ def process_batch(
     """
     now = _now(now)
     loaded = _load([item.delivery_id for item in claims])
+    never_sent = _never_sent([item.delivery_id for item in claims if item.previous_state == State.PUBLISHING])
     connectors: dict[str, Network | None] = {}
     direct: list[Claim] = []
     others: list[Claim] = []
@@ -237,7 +238,7 @@ def process_batch(
         delivery = loaded.get(item.delivery_id)
         simple = (
             delivery is not None
-            and item.previous_state in PENDING_STATES
+            and (item.previous_state in PENDING_STATES or item.delivery_id in never_sent)
             and delivery.attempts < MAX_ATTEMPTS
             and delivery.channel.health not in (Channel.Health.NEEDS_RECONNECT, Channel.Health.DISCONNECTED)
             and _connector(delivery.channel, connectors) is not None
@@ -254,6 +255,11 @@ def process_batch(
     wall = timezone.now()
     ready: list[Claim] = []
     later: list[tuple[Claim, dt.datetime]] = []
+    needs = []
+    for item in direct:
+        delivery = loaded[item.delivery_id]
+        needs += ratelimit.buckets(delivery.channel_id, cast(Network, connectors[delivery.channel.network]))
+    LIMITER.plan(needs)
     for item in direct:
         delivery = loaded[item.delivery_id]
         connector = connectors[delivery.channel.network]
@@ -276,6 +282,17 @@ def process_batch(
             release(worker, ready[start + done :])
             return processed
     return processed
+
+
+def _never_sent(pks: list[int]) -> set[int]:
+    """Of these taken-over deliveries (their worker died holding them), the ones without any
+    recorded attempt: no call can have been made (an attempt is committed before every call and
+    only removed again for a call that was not made), so there is nothing to check first. A
+    worker killed right after its claim leaves a whole batch of these."""
+    if not pks:
+        return set()
+    attempted = set(DeliveryAttempt.objects.filter(delivery_id__in=pks).values_list("delivery_id", flat=True))
+    return set(pks) - attempted
 
 
 def _load(pks: list[int]) -> dict[int, Delivery]:
@@ -736,16 +753,15 @@ def claim_first_comments(
     ) & (Q(lease_owner="", lease_until__lte=now) | (~Q(lease_owner="") & Q(lease_until__lt=wall)))
     if where is not None:
         waiting &= where
-    with transaction.atomic():
-        rows = Delivery.objects.filter(waiting).order_by("due_at", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            rows = rows.select_for_update(skip_locked=True)
-        pks = list(rows.values_list("pk", flat=True)[:limit])
-        if not pks:
-            return []
-        Delivery.objects.filter(waiting, pk__in=pks).update(lease_owner=worker, lease_until=lease_until)
-        mine = Delivery.objects.filter(pk__in=pks, state=State.PUBLISHED, lease_owner=worker, lease_until=lease_until)
-        return list(mine.select_related("post", "channel"))
+    # No transaction and no lock for the look (it runs on every pass, mostly finding nothing; on
+    # SQLite a transaction would take the write lock): the UPDATE checks `waiting` again, so of
+    # two workers only one wins each row.
+    pks = list(Delivery.objects.filter(waiting).order_by("due_at", "id").values_list("pk", flat=True)[:limit])
+    if not pks:
+        return []
+    Delivery.objects.filter(waiting, pk__in=pks).update(lease_owner=worker, lease_until=lease_until)
+    mine = Delivery.objects.filter(pk__in=pks, state=State.PUBLISHED, lease_owner=worker, lease_until=lease_until)
+    return list(mine.select_related("post", "channel"))
 
 
 def _first_comments(worker: str, deliveries: list[Delivery], now: dt.datetime, *, fresh: bool) -> int:

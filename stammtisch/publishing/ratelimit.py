@@ -12,7 +12,8 @@ refilled_at = <read>`; when another worker changed the row first, it reads again
 the same on SQLite and PostgreSQL and holds no lock across anything else.
 
 So that the hot path does not write to the database for every call, a worker reserves several
-tokens at once (a tenth of the bucket, at most RESERVE_MAX) and keeps them for RESERVE_SECONDS.
+tokens at once (what its batch needs, at most a tenth of the bucket and RESERVE_MAX) and keeps
+them for RESERVE_SECONDS.
 Unused tokens go back to the bucket when the reservation runs out; a worker that dies holding
 some simply loses them (the bucket refills at its rate). Reservations cost accuracy only in the
 safe direction, with one exception, bounded: after a 429, other workers may still spend the
@@ -30,6 +31,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -79,6 +81,15 @@ class Limiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.reserved: dict[str, _Reservation] = {}
+        self.planned: dict[str, int] = {}  # calls the current batch still needs per bucket
+
+    def plan(self, needs: Iterable[Bucket]) -> None:
+        """Say which calls the batch at hand will make (one entry per call), so that a
+        reservation takes no more than the batch needs: tokens held by a worker that is killed
+        are lost until the bucket refills."""
+        self.planned = {}
+        for key, _limit in needs:
+            self.planned[key] = self.planned.get(key, 0) + 1
 
     def take(self, needed: Iterable[Bucket], now: dt.datetime) -> dt.datetime | None:
         """One token from each bucket, or none at all. Returns None when taken, otherwise when
@@ -90,11 +101,14 @@ class Limiter:
             if reservation.tokens > 0:
                 reservation.tokens -= 1
                 taken.append(key)
+                self._planned_one(key)
                 continue
-            obtained, available_at = _take(key, limit, reserve_size(limit), now)
+            want = min(reserve_size(limit), max(1, self.planned.get(key, 1)))
+            obtained, available_at = _take(key, limit, want, now)
             if obtained:
                 self.reserved[key] = _Reservation(limit, obtained - 1, self.clock() + RESERVE_SECONDS)
                 taken.append(key)
+                self._planned_one(key)
             else:
                 later = max(later, available_at) if later is not None else available_at
         if later is None:
@@ -102,6 +116,10 @@ class Limiter:
         for key in taken:  # all or nothing: keep them for the next call
             self.reserved[key].tokens += 1
         return later
+
+    def _planned_one(self, key: str) -> None:
+        if self.planned.get(key, 0) > 0:
+            self.planned[key] -= 1
 
     def _reservation(self, key: str, limit: RateLimit, now: dt.datetime) -> _Reservation:
         reservation = self.reserved.get(key)
@@ -141,7 +159,7 @@ def _table() -> str:
 class _Row:
     tokens: float
     refilled_at: dt.datetime
-    raw: tuple[object, object]  # as the database returned them, for the conditional UPDATE
+    raw: tuple[Any, Any]  # as the database returned them, for the conditional UPDATE
 
 
 def _read(key: str, limit: RateLimit, now: dt.datetime) -> _Row:

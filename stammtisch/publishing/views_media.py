@@ -4,12 +4,12 @@ networks fetch images from (docs/media.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from stammtisch.core.access import public_view, workspace_view
 from stammtisch.core.actions import ActionError, Actor
@@ -130,7 +130,8 @@ def compose_media(request: HttpRequest) -> HttpResponse:
     return _partial(request, selected, errors)
 
 
-def _file_response(asset: MediaAsset, cache: str) -> FileResponse:
+def _file_response(asset: MediaAsset, cache: str) -> HttpResponse:
+    """The file, streamed (a video may be hundreds of MB)."""
     try:
         handle = asset.file.open("rb")
     except FileNotFoundError:
@@ -140,10 +141,10 @@ def _file_response(asset: MediaAsset, cache: str) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     # Never a document: nothing in the file can run in our origin.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return cast(HttpResponse, response)  # streamed; the access marks type views as HttpResponse
 
 
-@require_GET
+@require_safe
 @workspace_view(Perm.VIEW)
 def media_file(request: HttpRequest, media_id: int) -> HttpResponse:
     """A file for members of its workspace (the composer, the post page)."""
@@ -152,7 +153,7 @@ def media_file(request: HttpRequest, media_id: int) -> HttpResponse:
 
 
 @public_view
-@require_GET
+@require_safe
 def media_public(request: HttpRequest, media_id: int, token: str) -> HttpResponse:
     """A file at its secret public address, for networks that fetch images by URL (Instagram,
     Threads) and the Sandbox's public feed. The token is an HMAC of the file's id and hash, so

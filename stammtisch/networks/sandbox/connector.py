@@ -24,11 +24,11 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Q, Sum
+from django.db.models import Field, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -372,8 +372,9 @@ def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> 
     for a missing, wrong or expired token (nothing stored)."""
     posts, tokens, accounts = SandboxPost._meta, SandboxToken._meta, SandboxAccount._meta
     quote = connection.ops.quote_name
-    columns = [posts.get_field(name) for name in values]
-    params: list[object] = []
+    account_column = cast(Field, tokens.get_field("account")).column
+    columns = [cast(Field, posts.get_field(name)) for name in values]
+    params: list[Any] = []
     for column in columns:
         value = values[column.name]
         # JSON columns get their text as it is (PostgreSQL casts it to jsonb below).
@@ -382,10 +383,10 @@ def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> 
     placeholders = ", ".join("%s::jsonb" if jsonb and c.name in JSON_COLUMNS else "%s" for c in columns)
     statement = (
         f"INSERT INTO {quote(posts.db_table)} ({', '.join(quote(c.column) for c in columns)}, "  # noqa: S608 (names from the models)
-        f"{quote(posts.get_field('account').column)}) "
-        f"SELECT {placeholders}, t.{quote(tokens.get_field('account').column)} "
+        f"{quote(cast(Field, posts.get_field('account')).column)}) "
+        f"SELECT {placeholders}, t.{quote(account_column)} "
         f"FROM {quote(tokens.db_table)} t INNER JOIN {quote(accounts.db_table)} a "
-        f"ON a.{quote(accounts.pk.column)} = t.{quote(tokens.get_field('account').column)} "
+        f"ON a.{quote(accounts.pk.column)} = t.{quote(account_column)} "
         "WHERE t.token_hash = %s AND a.handle = %s AND (t.expires_at IS NULL OR t.expires_at > %s) "
         f"RETURNING {quote(posts.pk.column)}"
     )

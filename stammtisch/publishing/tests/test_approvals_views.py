@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -35,13 +34,6 @@ def frozen():
 @pytest.fixture
 def required(cast):
     approvals.do_set_approval_settings(Actor(user=cast.alice), cast.workspace, required=True, link_days=7)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def submitted(cast, channel, at=LATER, text="Heute: Maultaschen mit Kartoffelsalat!") -> Post:
@@ -368,3 +360,16 @@ def test_the_composer_submits_instead_of_scheduling(cast, channel, frozen, requi
     now_post = Post.objects.get(text="Sofort!")
     assert (now_post.status, now_post.scheduled_at) == (Status.PENDING_APPROVAL, None)
     assert publisher.run_once("w1", now=NOON + dt.timedelta(days=2)) == 0
+
+
+def test_the_navigation_count_follows_decisions_at_once(
+    cast, channel, frozen, required, django_capture_on_commit_callbacks
+):
+    carol = client_for(cast.carol)
+    with django_capture_on_commit_callbacks(execute=True):
+        post = submitted(cast, channel)
+    assert '<span class="badge nav-count">1' in carol.get(url("calendar", cast)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        approvals.do_approve(Actor(user=cast.carol), post)
+    page = carol.get(url("calendar", cast)).content.decode()
+    assert url("approvals", cast) in page and "nav-count" not in page  # still on: the entry stays

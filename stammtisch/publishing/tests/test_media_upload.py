@@ -206,3 +206,20 @@ def test_deleting_a_file_removes_it_from_drafts_and_from_disk(cast, django_captu
     assert not asset.file.storage.exists(name)
     event = AuditEvent.objects.get(action="media.delete")
     assert event.data["removed_from_posts"] == [draft.pk]
+
+
+def test_an_image_with_too_many_pixels_is_refused_not_decoded(cast, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # the real limit is about 89 million
+
+    with pytest.raises(ActionError, match=r"“huge\.png” has too many pixels"):
+        media.do_upload_media(bob(cast), cast.workspace, upload("huge.png", image("PNG", (150, 100))))
+
+    assert not MediaAsset.objects.exists()
+
+
+def test_a_gif_and_a_webp_are_stored_as_uploaded(cast):
+    for name, fmt, content_type in (("wink.gif", "GIF", "image/gif"), ("logo.webp", "WEBP", "image/webp")):
+        content = image(fmt, (320, 240))
+        asset = media.do_upload_media(bob(cast), cast.workspace, upload(name, content))
+        assert (asset.content_type, asset.width, asset.height) == (content_type, 320, 240)
+        assert stored_bytes(asset) == content

@@ -436,3 +436,27 @@ def test_timings_can_be_shortened_for_benchmarks(monkeypatch):
     assert publisher.CHECK_DELAY.total_seconds() == 0.5
     with pytest.raises(ValueError, match="lease"):
         publisher.configure(lease=0)
+
+
+def test_a_claim_whose_worker_died_before_any_call_is_published_without_a_check(cast, channel, fake_network, frozen):
+    posts = [schedule(cast, [channel], text=f"Post {n}") for n in range(3)]
+    assert len(publisher.claim("w1")) == 3  # then w1 is killed: no attempt was recorded
+
+    frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
+    assert publisher.run_once("w2") == 3
+
+    assert [op for op, _key in fake_network.calls] == ["publish"] * 3  # nothing to look for
+    assert {delivery_of(post).state for post in posts} == {State.PUBLISHED}
+
+
+def test_a_taken_over_claim_with_a_recorded_attempt_is_still_checked_first(cast, channel, fake_network, frozen):
+    post = schedule(cast, [channel])
+    fake_network.script.append("accept_then_crash")
+    with pytest.raises(Crash):
+        publisher.run_once("w1")
+
+    frozen.move_to(NOON + publisher.LEASE + dt.timedelta(seconds=1))
+    publisher.run_once("w2")
+
+    assert [op for op, _key in fake_network.calls] == ["publish", "find_published"]
+    assert delivery_of(post).state == State.PUBLISHED and fake_network.publishes() == 1

@@ -52,6 +52,8 @@ def test_two_workers_share_one_bucket(channel, monkeypatch):
     limit_fake(monkeypatch, RateLimit("channel", 100, 60.0))
     buckets = ratelimit.buckets(channel.pk, FakeNetwork())
     first, second = ratelimit.Limiter(), ratelimit.Limiter()
+    first.plan(buckets * 30)  # each has a batch of 30 calls: reserves a tenth of the bucket
+    second.plan(buckets * 30)
 
     assert first.take(buckets, NOON) is None  # reserves 10 tokens, uses one
     assert second.take(buckets, NOON) is None  # reserves 10 more from the same row
@@ -82,11 +84,22 @@ def test_a_call_takes_a_token_from_every_bucket_of_its_channel_and_network(chann
     assert f"channel:{second_channel.pk}:60s" not in keys or keys[f"channel:{second_channel.pk}:60s"] == 9
 
 
+def test_a_reservation_takes_no_more_than_the_batch_needs(channel, monkeypatch):
+    limit_fake(monkeypatch, RateLimit("channel", 100, 60.0))
+    buckets = ratelimit.buckets(channel.pk, FakeNetwork())
+    worker = ratelimit.Limiter()
+    worker.plan(buckets * 3)
+    for _call in range(3):
+        assert worker.take(buckets, NOON) is None
+    assert RateBucket.objects.get().tokens == 97  # three reserved at once, none left over
+
+
 def test_reserved_tokens_expire_and_go_back(channel, monkeypatch):
     limit_fake(monkeypatch, RateLimit("channel", 100, 60.0))
     buckets = ratelimit.buckets(channel.pk, FakeNetwork())
     clock = Clock()
     worker = ratelimit.Limiter(clock=clock)
+    worker.plan(buckets * 10)
     assert worker.take(buckets, NOON) is None
     bucket = RateBucket.objects.get()
     assert bucket.tokens == 90  # one used, nine held by the worker
@@ -107,7 +120,8 @@ def test_tokens_of_a_worker_that_died_are_lost_until_the_bucket_refills(channel,
     limit_fake(monkeypatch, RateLimit("channel", 20, 60.0))
     buckets = ratelimit.buckets(channel.pk, FakeNetwork())
     dead = ratelimit.Limiter()
-    assert dead.take(buckets, NOON) is None  # holds one more token, then is killed
+    dead.plan(buckets * 5)
+    assert dead.take(buckets, NOON) is None  # holds one more token (a tenth of 20), then is killed
     survivor = ratelimit.Limiter()
     taken = 0
     while survivor.take(buckets, NOON) is None:
