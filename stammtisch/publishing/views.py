@@ -66,6 +66,9 @@ def _with_deliveries(posts: Any) -> Any:
 # --- Calendar --------------------------------------------------------------------------------
 
 
+MOVABLE_STATUSES = (Post.Status.SCHEDULED, Post.Status.PENDING_APPROVAL, Post.Status.CHANGES_REQUESTED)
+
+
 @dataclass
 class Card:
     """One post as the calendar shows it, built from plain rows (no model instances)."""
@@ -83,7 +86,8 @@ class Card:
 
     @property
     def movable(self) -> bool:
-        return self.status == Post.Status.SCHEDULED
+        # A post waiting for approval moves too: only its wanted time changes (docs/approvals.md).
+        return self.status in MOVABLE_STATUSES and self.local is not None
 
     def html(self, can_edit: bool) -> str:
         """The card's markup. Built here rather than in a template: a month shows a few hundred
