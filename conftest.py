@@ -86,6 +86,26 @@ def _test_settings(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
 CHROMIUM = "/usr/bin/chromium"
 
 
+def log_in_browser(page, live_server, user) -> None:  # type: ignore[no-untyped-def]
+    """Give the browser `user`'s session (replacing any other): a logged-in page without typing
+    a password (the log-in form has its own tests)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
 @pytest.fixture
 def browser_page(live_server, monkeypatch):  # type: ignore[no-untyped-def]
     """A Playwright page in Debian's headless Chromium (never a downloaded browser).

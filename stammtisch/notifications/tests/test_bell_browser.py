@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
+from conftest import log_in_browser
 from stammtisch.notifications import kinds
 from stammtisch.notifications.notify import notify
 from stammtisch.notifications.tests.conftest import failed_delivery, send_failed
@@ -14,17 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, live_server, user) -> None:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, user)
 
 
 def test_alice_sees_the_bell_update_and_opens_the_failed_post(browser_page, live_server, cast, channel) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in_browser
 from stammtisch.core.actions import Actor
 from stammtisch.networks.models import Channel
 from stammtisch.publishing import approvals
@@ -27,17 +25,7 @@ def test_bob_submits_and_carol_approves_from_the_queue(browser_page, live_server
     page = browser_page
 
     # bob composes; with approvals on, "Schedule" submits the post for approval
-    bob = Client()
-    bob.force_login(cast.bob)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": bob.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     page.goto(reverse("publishing:compose", kwargs={"slug": slug}))
     page.locator(f'input[name="channels"][value="{channel.pk}"]').check()
     page.locator('textarea[name="text"]').fill("Spargel mit Sauce hollandaise, ab Freitag!")

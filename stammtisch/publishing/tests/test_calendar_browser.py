@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import log_in_browser
 from stammtisch.core.actions import Actor
 from stammtisch.publishing.actions import do_create_post
 
@@ -24,18 +23,8 @@ def test_bob_drags_a_post_to_another_day(browser_page, live_server, cast, channe
     source, target = next_month.replace(day=2), next_month.replace(day=5)
     at = dt.datetime.combine(source, dt.time(14, 45), tzinfo=tz)
     post = do_create_post(Actor.system(), cast.workspace, text="Zieh mich", channels=[channel], scheduled_at=at)
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
 
     url = reverse("publishing:calendar", kwargs={"slug": cast.workspace.slug})
     page.goto(f"{url}?view=month&date={source.isoformat()}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
+from conftest import log_in_browser
 from stammtisch.networks.models import Channel
 from stammtisch.publishing.models import Delivery, Post
 
@@ -17,18 +16,8 @@ def test_bob_sees_checks_and_previews_while_typing(browser_page, live_server, ca
     as_x = Channel.objects.create(
         workspace=cast.workspace, network="sandbox", handle="kx", display_name="Königsbau X", stands_in_for="x"
     )
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     page.goto(reverse("publishing:compose", kwargs={"slug": cast.workspace.slug}))
 
     page.locator(f'input[name="channels"][value="{as_x.pk}"]').check()

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import log_in_browser
 from stammtisch.networks.models import Channel
 from stammtisch.networks.sandbox.models import SandboxAccount, SandboxEvent, SandboxPersona, SandboxPost
 from stammtisch.publishing.models import Post
@@ -48,18 +47,8 @@ def test_bob_mentions_someone_with_the_keyboard_and_adds_a_first_comment(browser
             account=account, kind="comment", persona=persona, post=ours, occurs_at=now - dt.timedelta(hours=pk)
         )
 
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     page.goto(reverse("publishing:compose", kwargs={"slug": cast.workspace.slug}))
     first_comment = page.locator("[data-first-comment-field]")
     assert first_comment.is_hidden()  # no channel ticked yet

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import log_in_browser
 from stammtisch.networks.models import Channel
 from stammtisch.publishing.models import Post
 
@@ -25,18 +24,8 @@ def test_bob_fixes_a_bad_row_and_imports_the_file(browser_page, live_server, cas
         display_name="Königsbau X",
         stands_in_for="x",
     )
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     day = timezone.localdate(timezone=cast.workspace.tz) + dt.timedelta(days=10)
     german = day.strftime("%d.%m.%Y")
 

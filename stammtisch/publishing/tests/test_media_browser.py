@@ -4,10 +4,9 @@ Instagram check turns from "needs an image" to fine."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
+from conftest import log_in_browser
 from stammtisch.networks.models import Channel
 from stammtisch.publishing.models import MediaAsset, Post, PostMedia
 from stammtisch.publishing.tests.media_samples import image
@@ -23,18 +22,8 @@ def test_bob_uploads_a_photo_and_instagram_is_satisfied(browser_page, live_serve
         display_name="Königsbau Instagram",
         stands_in_for="instagram",
     )
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     page.goto(reverse("publishing:compose", kwargs={"slug": cast.workspace.slug}))
 
     page.locator(f'input[name="channels"][value="{as_instagram.pk}"]').check()

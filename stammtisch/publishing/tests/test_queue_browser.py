@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import log_in_browser
 from stammtisch.publishing.models import Post, QueueSlot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,18 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_bob_sets_a_posting_time_and_queues_a_post_into_it(browser_page, live_server, cast, channel) -> None:  # type: ignore[no-untyped-def]
     tz = cast.workspace.tz
     tomorrow = timezone.localdate(timezone=tz) + dt.timedelta(days=1)
-    client = Client()
-    client.force_login(cast.bob)
     page = browser_page
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in_browser(page, live_server, cast.bob)
     slug = cast.workspace.slug
 
     page.goto(reverse("publishing:queue", kwargs={"slug": slug}))

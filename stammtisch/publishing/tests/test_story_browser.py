@@ -9,11 +9,10 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import log_in_browser
 from stammtisch.core.actions import Actor
 from stammtisch.networks.sandbox.actions import do_connect_sandbox_channel
 from stammtisch.publishing import approvals, publisher
@@ -28,21 +27,6 @@ LONG = (
     "Mehr auf https://cafe-koenigsbau.example/maultaschen #Stuttgart #Maultaschen"
 )
 SHORT = "Freitags Maultaschen nach Omas Rezept! https://cafe-koenigsbau.example/maultaschen #Stuttgart"
-
-
-def _log_in(page, live_server, user) -> None:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
 
 
 def _slot_day(tz) -> dt.date:  # type: ignore[no-untyped-def]
@@ -67,7 +51,7 @@ def test_compose_queue_drag_approve_publish(browser_page, live_server, cast) -> 
     page = browser_page
 
     # bob writes one text for both channels; it is too long for X only
-    _log_in(page, live_server, cast.bob)
+    log_in_browser(page, live_server, cast.bob)
     page.goto(reverse("publishing:compose", kwargs={"slug": slug}))
     page.locator(f'input[name="channels"][value="{as_x.pk}"]').check()
     page.locator(f'input[name="channels"][value="{as_mastodon.pk}"]').check()
@@ -110,7 +94,7 @@ def test_compose_queue_drag_approve_publish(browser_page, live_server, cast) -> 
     assert (post.status, post.scheduled_at) == (Post.Status.PENDING_APPROVAL, moved)
 
     # carol, the client's reviewer, approves it from her queue
-    _log_in(page, live_server, cast.carol)
+    log_in_browser(page, live_server, cast.carol)
     page.goto(reverse("publishing:approvals", kwargs={"slug": slug}))
     page.locator(".approval-queue .post-row").filter(has_text="Neu bei uns").get_by_role("link").first.click()
     page.wait_for_url(f"**/posts/{post.pk}/")
