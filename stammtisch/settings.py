@@ -70,6 +70,10 @@ INSTALLED_APPS = [
     "stammtisch.networks.sandbox",
     "stammtisch.networks.mastodon",
     "stammtisch.networks.telegram",
+    "stammtisch.networks.bluesky",
+    "stammtisch.networks.x",
+    "stammtisch.networks.xing",
+    "stammtisch.networks.meta",
     "stammtisch.publishing",
     "stammtisch.notifications",
 ]
@@ -206,7 +210,34 @@ NETWORKS_ENABLED = {
     "sandbox": env_bool("STAMMTISCH_SANDBOX_ENABLED", True),
     "mastodon": env_bool("STAMMTISCH_MASTODON_ENABLED", True),
     "telegram": env_bool("STAMMTISCH_TELEGRAM_ENABLED", True),
+    "bluesky": env_bool("STAMMTISCH_BLUESKY_ENABLED", True),
+    # Assisted: no API and no credentials; people post by hand (docs/networks/xing.md).
+    "xing": env_bool("STAMMTISCH_XING_ENABLED", True),
 }
+# X: the app a self-hoster registers in X's developer portal (docs/networks/x.md). The switch is on
+# by default only when both client credentials are set.
+X_CLIENT_ID = env_secret("STAMMTISCH_X_CLIENT_ID", "") or ""
+X_CLIENT_SECRET = env_secret("STAMMTISCH_X_CLIENT_SECRET", "") or ""
+NETWORKS_ENABLED["x"] = env_bool("STAMMTISCH_X_ENABLED", bool(X_CLIENT_ID and X_CLIENT_SECRET))
+if NETWORKS_ENABLED["x"] and not (X_CLIENT_ID and X_CLIENT_SECRET):
+    raise ImproperlyConfigured("STAMMTISCH_X_ENABLED needs STAMMTISCH_X_CLIENT_ID and STAMMTISCH_X_CLIENT_SECRET.")
+X_REDIRECT_URI = env_str("STAMMTISCH_X_REDIRECT_URI", f"{BASE_URL}/x/callback/")
+if not X_REDIRECT_URI.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_X_REDIRECT_URI must start with http:// or https://.")
+# Facebook Pages and Instagram professional accounts: one Meta app (docs/networks/facebook.md).
+# Both switches are on by default only when the app id and secret are set.
+META_APP_ID = env_str("STAMMTISCH_META_APP_ID", "")
+META_APP_SECRET = env_secret("STAMMTISCH_META_APP_SECRET", "") or ""
+NETWORKS_ENABLED["facebook"] = env_bool("STAMMTISCH_FACEBOOK_ENABLED", bool(META_APP_ID and META_APP_SECRET))
+NETWORKS_ENABLED["instagram"] = env_bool("STAMMTISCH_INSTAGRAM_ENABLED", bool(META_APP_ID and META_APP_SECRET))
+if (NETWORKS_ENABLED["facebook"] or NETWORKS_ENABLED["instagram"]) and not (META_APP_ID and META_APP_SECRET):
+    raise ImproperlyConfigured(
+        "STAMMTISCH_FACEBOOK_ENABLED and STAMMTISCH_INSTAGRAM_ENABLED need STAMMTISCH_META_APP_ID and "
+        "STAMMTISCH_META_APP_SECRET."
+    )
+META_REDIRECT_URI = env_str("STAMMTISCH_META_REDIRECT_URI", f"{BASE_URL}/meta/callback/")
+if not META_REDIRECT_URI.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_META_REDIRECT_URI must start with http:// or https://.")
 # Where Mastodon instances send the user back after sign-in; registered with every instance.
 MASTODON_REDIRECT_URI = env_str("STAMMTISCH_MASTODON_REDIRECT_URI", f"{BASE_URL}/mastodon/callback/")
 if not MASTODON_REDIRECT_URI.startswith(("http://", "https://")):

@@ -8,6 +8,12 @@ urlpatterns = [
     path("sandbox/", include("stammtisch.networks.sandbox.urls")),
     path("mastodon/", include("stammtisch.networks.mastodon.urls")),
     path("telegram/", include("stammtisch.networks.telegram.urls")),
+    path("bluesky/", include("stammtisch.networks.bluesky.urls")),
+    path("x/", include("stammtisch.networks.x.urls")),
+    path("xing/", include("stammtisch.networks.xing.urls")),
+    path("facebook/", include("stammtisch.networks.facebook.urls")),
+    path("instagram/", include("stammtisch.networks.instagram.urls")),
+    path("meta/", include("stammtisch.networks.meta.urls")),
     path("", include("stammtisch.publishing.urls")),
     path("notifications/", include("stammtisch.notifications.urls")),
 ]

@@ -87,6 +87,8 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "post.publish_now": gettext_lazy("Post published now"),
     "post.cancel": gettext_lazy("Post cancelled"),
     "delivery.retry": gettext_lazy("Publishing retried"),
+    "delivery.confirm_assisted": gettext_lazy("Post confirmed as published by hand"),
+    "delivery.skip_assisted": gettext_lazy("Post skipped on a network posted by hand"),
     "post.reschedule": gettext_lazy("Post moved"),
     "post.update": gettext_lazy("Post edited"),
     "post.delete": gettext_lazy("Post deleted"),

@@ -79,6 +79,16 @@ def notification_cleanup(now: dt.datetime) -> None:
     mailer.prune(now)
 
 
+def token_expiry(now: dt.datetime) -> None:
+    """Refresh or warn about channel tokens that expire within 7 days (networks/health.py). Not
+    one transaction: a refresh is a network call, and each channel commits on its own."""
+    from stammtisch.networks import health
+
+    warned = health.warn_expiring_tokens(now)
+    if warned:
+        log.info("warned about %d expiring channel tokens", warned)
+
+
 @dataclass
 class Job:
     name: str
@@ -95,6 +105,7 @@ def default_jobs() -> list[Job]:
         Job("feeds", 15.0, feed_checks, atomic=False),
         Job("notification e-mails", 30.0, notification_emails, atomic=False),
         Job("notification cleanup", 3600.0, notification_cleanup),
+        Job("token expiry", 3600.0, token_expiry, atomic=False),
     ]
 
 

@@ -30,6 +30,11 @@ CONNECTORS: dict[str, tuple[str | Promise, str]] = {
     "sandbox": (_("Sandbox"), "stammtisch.networks.sandbox.connector.SandboxNetwork"),
     "mastodon": ("Mastodon", "stammtisch.networks.mastodon.connector.MastodonNetwork"),
     "telegram": ("Telegram", "stammtisch.networks.telegram.connector.TelegramNetwork"),
+    "bluesky": ("Bluesky", "stammtisch.networks.bluesky.connector.BlueskyNetwork"),
+    "x": ("X", "stammtisch.networks.x.connector.XNetwork"),
+    "facebook": ("Facebook", "stammtisch.networks.facebook.connector.FacebookNetwork"),
+    "instagram": ("Instagram", "stammtisch.networks.instagram.connector.InstagramNetwork"),
+    "xing": ("XING", "stammtisch.networks.xing.connector.XingNetwork"),
 }
 
 

@@ -6,6 +6,7 @@ app_name = "networks"
 
 urlpatterns = [
     path("w/<slug:slug>/channels/", views.channels, name="channels"),
+    path("w/<slug:slug>/channels/health/", views.health, name="health"),
     path(
         "w/<slug:slug>/channels/<int:channel_id>/disconnect/",
         views.channel_disconnect,

@@ -104,3 +104,28 @@ def channel_disconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
         "networks/channel_disconnect.html",
         {"nav": "settings", "tab": "channels", "channel": channel},
     )
+
+
+@workspace_view(Perm.VIEW)
+@require_GET
+def health(request: HttpRequest) -> HttpResponse:
+    """Connection health: each channel's status, token expiry, last sync and last error
+    (networks/health.py)."""
+    from django.utils import timezone
+
+    from stammtisch.networks import health as channel_health
+
+    workspace = request.workspace  # type: ignore[attr-defined]
+    channels = list(Channel.objects.filter(workspace=workspace).select_related("workspace").defer("credentials"))
+    rows = channel_health.health_rows(channels, timezone.now())
+    return render(
+        request,
+        "networks/health.html",
+        {
+            "nav": "settings",
+            "tab": "channels",
+            "rows": [row for row in rows if row.status != channel_health.Status.DISCONNECTED],
+            "disconnected": [row for row in rows if row.status == channel_health.Status.DISCONNECTED],
+            "can_manage": request.membership.can(Perm.MANAGE),  # type: ignore[attr-defined]
+        },
+    )

@@ -188,3 +188,70 @@ register(
         body=_decided_body,
     )
 )
+
+
+# --- channels -----------------------------------------------------------------------------------
+
+CHANNEL_TOKEN_EXPIRING = "channel_token_expiring"
+ASSISTED_POST_DUE = "assisted_post_due"
+
+
+def _expiring_title(data: Mapping[str, Any], count: int) -> str:
+    if data.get("threshold") == "1d":
+        return fill(_("The access of %(channel)s expires tomorrow"), data)
+    return fill(_("The access of %(channel)s expires within a week"), data)
+
+
+def _expiring_body(data: Mapping[str, Any], count: int) -> str:
+    text = fill(
+        _(
+            "%(network)s stops accepting posts on %(channel)s on %(expires)s. Reconnect the channel "
+            "on the connection health page; its posts and history stay."
+        ),
+        data,
+    )
+    if data.get("error"):
+        text += " " + fill(_("Renewing it automatically failed: %(error)s"), data)
+    return text
+
+
+def _assisted_title(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("Time to post on %(channel)s"), data)
+
+
+def _assisted_body(data: Mapping[str, Any], count: int) -> str:
+    return fill(
+        _(
+            "%(network)s has no interface for publishing, so please post “%(post)s” yourself; the "
+            "text is prepared. Then paste the post's address into Stammtisch."
+        ),
+        data,
+    )
+
+
+register(
+    Kind(
+        key=CHANNEL_TOKEN_EXPIRING,
+        label=gettext_lazy("Channel access expiring"),
+        help=gettext_lazy(
+            "A channel's access expires within 7 days (and again within 1 day) and could not be "
+            "renewed automatically. To owners and admins."
+        ),
+        perms=(Perm.MANAGE,),
+        title=_expiring_title,
+        body=_expiring_body,
+    )
+)
+register(
+    Kind(
+        key=ASSISTED_POST_DUE,
+        label=gettext_lazy("Post it yourself (XING)"),
+        help=gettext_lazy(
+            "A post is due on a network without a publishing interface (XING): post the prepared "
+            "text yourself. To the post's author and to the workspace's owners and admins."
+        ),
+        perms=(Perm.EDIT, Perm.MANAGE),
+        title=_assisted_title,
+        body=_assisted_body,
+    )
+)

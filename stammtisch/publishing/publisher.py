@@ -56,6 +56,7 @@ CHECK_DELAY = dt.timedelta(seconds=10)  # pause before asking the network about 
 LATE_AFTER = dt.timedelta(minutes=5)  # a claim this late is logged: no worker was running
 MAX_COMMENT_CALLS = 4  # first comment: calls (reply and check) before it is shown as an error
 COMMENT_WINDOW = dt.timedelta(days=1)  # first comments are retried this long after the post's due time
+ASSISTED_WAIT = dt.timedelta(days=30)  # an assisted post (Xing) waits this long for a person, then reminds
 LIMITER = ratelimit.Limiter()  # this process's view of the shared rate-limit buckets
 NOTIFY_CHANNEL = "stammtisch_due"
 
@@ -534,6 +535,8 @@ def _call_publish(
     `media_items`: the post's media when the caller loaded them for a whole batch."""
     items = media_items if media_items is not None else media.items_of(delivery.post)
     outgoing = Outgoing(text=delivery.text, link=delivery.post.link, media=items)
+    if connector.assisted:  # no API (Xing): nothing is sent; a person posts it and confirms
+        return _assisted_outcome(delivery, connector, attempt, now)
     try:
         remote = connector.publish(delivery.channel, outgoing, str(delivery.idempotency_key))
     except Exception as exc:
@@ -563,6 +566,16 @@ class _Outcome:
     auth: bool = False  # a permanent auth error: the channel needs reconnecting
     retry_after: float | None = None  # the network asked us to wait (429): its buckets are blocked
     first_comment: bool = False  # published, with a first comment to post (the lease is kept for it)
+    assisted: bool = False  # handed to a person (assisted network): they are notified once stored
+
+
+def _assisted_outcome(delivery: Delivery, connector: Network, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
+    """An assisted network has no API: the delivery waits in `retry_wait` until a person posts it
+    and confirms it (networks/xing/actions.py `do_confirm_assisted`), or skips it. If nobody does,
+    it comes due again after ASSISTED_WAIT and the reminder is repeated (until MAX_ATTEMPTS)."""
+    error = _("Waiting for you to post it on %(network)s") % {"network": connector.label}
+    fields = {"due_at": now + ASSISTED_WAIT}
+    return _Outcome(delivery, State.RETRY_WAIT, attempt, DeliveryAttempt.Outcome.RETRY, error, fields, assisted=True)
 
 
 def _published_outcome(delivery: Delivery, remote: Remote, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
@@ -676,6 +689,8 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
                 _needs_reconnect(outcome.delivery.channel, outcome.error, now)
             if outcome.state == State.FAILED:
                 _send(signals.delivery_failed, Delivery, delivery=outcome.delivery, error=outcome.error)
+            if outcome.assisted:
+                _send(signals.assisted_post_due, Delivery, delivery=outcome.delivery)
         else:
             log.warning(
                 "delivery %s: lease lost before the outcome %s could be stored", outcome.delivery.pk, outcome.state

@@ -11,6 +11,9 @@ from django.dispatch import Signal
 delivery_failed = Signal()
 # sender=Channel, channel=<Channel>, error=str: the channel must be reconnected.
 channel_needs_reconnect = Signal()
+# sender=Delivery, delivery=<Delivery>: a post is due on an assisted network (Xing): a person
+# must post it and confirm it.
+assisted_post_due = Signal()
 # sender=Post, post=<Post>, actor=<Actor>: a post was submitted for approval.
 approval_requested = Signal()
 # sender=Post, post=<Post>, actor=<Actor>, kind="approved"|"changes_requested", comment=str

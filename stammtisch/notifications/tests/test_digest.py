@@ -104,4 +104,5 @@ def test_a_summary_is_one_mail_even_when_its_rows_span_batches(cast, channel, fr
     frozen.move_to(NEXT_MORNING)
     assert mailer.send_due("w1", limit=2) == 1
     assert len(mailoutbox) == 1
-    assert mailoutbox[0].body.count("failed on Café Facebook") == 5
+    # bob has no language of his own: the workspace's, German
+    assert mailoutbox[0].body.count("Ein Beitrag auf Café Facebook ist fehlgeschlagen") == 5

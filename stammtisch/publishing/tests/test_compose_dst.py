@@ -11,6 +11,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import translation
 
 from conftest import client_for
 from stammtisch.core.actions import Actor
@@ -23,6 +24,13 @@ NOW = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 FALL_BACK = dt.datetime(2026, 10, 25, 2, 30)  # 03:00 CEST -> 02:00 CET: 02:30 happens twice
 SPRING_FORWARD = dt.datetime(2027, 3, 28, 2, 30)  # 02:00 CET -> 03:00 CEST: 02:30 never happens
+
+
+@pytest.fixture(autouse=True)
+def _english():  # type: ignore[no-untyped-def]
+    """The labels below are asserted in English; requests ask for English themselves."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

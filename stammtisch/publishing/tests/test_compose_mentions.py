@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import translation
 
 from conftest import client_for
 from stammtisch.networks.models import Channel
@@ -152,9 +153,10 @@ def test_facebook_instagram_and_linkedin_show_a_mention_as_plain_text_and_say_so
     channel = Channel.objects.create(
         workspace=cast.workspace, network="sandbox", handle="kb", display_name="KB", stands_in_for="facebook"
     )
-    check = composer.check_channel(channel, "Danke @lena_koch!")
-    assert "pv-mention" not in check.preview_html and "@lena_koch" in check.preview_html
-    assert "does not tag anyone" in check.mention_note
+    with translation.override("en"):
+        check = composer.check_channel(channel, "Danke @lena_koch!")
+        assert "pv-mention" not in check.preview_html and "@lena_koch" in check.preview_html
+        assert "does not tag anyone" in check.mention_note
     assert composer.check_channel(channel, "Ohne Erwähnung").mention_note == ""
 
 

@@ -1,0 +1,228 @@
+"""Connecting Facebook Pages and Instagram professional accounts: Facebook Login, then a choice.
+
+`facebook_connect` / `instagram_connect` (owners and admins) explain what Stammtisch asks for; the
+button keeps a random `state` in the session and sends the user to Facebook's Login dialog.
+`callback` (the one redirect URI) accepts only a `state` this session issued in the last 15
+minutes, turns the code into a long-lived user token and lists the Pages the person granted with
+their Instagram accounts. The list and the user token (encrypted) stay in the session for
+`select`, where the person picks Pages and Instagram accounts: one channel each. On submit the
+Page tokens are read again with the user token, so no Page token ever sits in the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.actions import Actor
+from stammtisch.core.crypto import decrypt, encrypt
+from stammtisch.core.roles import Perm
+from stammtisch.networks.base import NetworkError
+from stammtisch.networks.meta import oauth
+from stammtisch.networks.meta.actions import do_connect_facebook_page, do_connect_instagram_account
+
+log = logging.getLogger(__name__)
+
+FLOW_KEY = "meta_oauth"
+SELECT_KEY = "meta_select"
+FLOW_LIFETIME = dt.timedelta(minutes=15)
+SELECT_LIFETIME = dt.timedelta(minutes=30)
+MAX_PENDING = 5
+
+
+def _enabled(network: str) -> bool:
+    return bool(settings.NETWORKS_ENABLED.get(network, False))
+
+
+def _any_enabled() -> bool:
+    return _enabled("facebook") or _enabled("instagram")
+
+
+def _connect(request: WorkspaceRequest, network: str) -> HttpResponse:
+    slug = request.workspace.slug
+    if not _enabled(network):
+        messages.error(request, _("%(network)s is switched off on this server.") % {"network": network.title()})
+        return redirect("networks:channels", slug=slug)
+    if request.method == "POST":
+        state = secrets.token_urlsafe(32)
+        pending: dict[str, Any] = dict(request.session.get(FLOW_KEY) or {})
+        pending[state] = {"workspace": slug, "network": network, "started": timezone.now().isoformat()}
+        newest = sorted(pending.items(), key=lambda item: item[1]["started"])[-MAX_PENDING:]
+        request.session[FLOW_KEY] = dict(newest)
+        return HttpResponseRedirect(oauth.authorization_url(state=state))
+    return render(
+        request,
+        "meta/connect.html",
+        {
+            "nav": "settings",
+            "network": network,
+            "facebook_on": _enabled("facebook"),
+            "instagram_on": _enabled("instagram"),
+        },
+    )
+
+
+@workspace_view(Perm.MANAGE)
+@require_http_methods(["GET", "POST"])
+def facebook_connect(request: WorkspaceRequest) -> HttpResponse:
+    return _connect(request, "facebook")
+
+
+@workspace_view(Perm.MANAGE)
+@require_http_methods(["GET", "POST"])
+def instagram_connect(request: WorkspaceRequest) -> HttpResponse:
+    return _connect(request, "instagram")
+
+
+def _take_flow(request: HttpRequest, state: str) -> dict[str, Any] | None:
+    pending: dict[str, Any] = dict(request.session.get(FLOW_KEY) or {})
+    flow = pending.pop(state, None) if state else None
+    request.session[FLOW_KEY] = pending
+    if not isinstance(flow, dict):
+        return None
+    if timezone.now() - dt.datetime.fromisoformat(str(flow.get("started"))) > FLOW_LIFETIME:
+        return None
+    return flow
+
+
+def _failed(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "meta/callback_error.html", {"message": message}, status=400)
+
+
+def _candidate(page: dict[str, Any]) -> dict[str, Any]:
+    """What the choice page shows of a Page (no token)."""
+    account = page.get("instagram_business_account") or {}
+    return {
+        "id": str(page["id"]),
+        "name": str(page.get("name") or page["id"]),
+        "username": str(page.get("username") or ""),
+        "can_post": "CREATE_CONTENT" in (page.get("tasks") or []) or not page.get("tasks"),
+        "instagram": {"id": str(account["id"]), "username": str(account.get("username") or "")}
+        if isinstance(account, dict) and account.get("id")
+        else None,
+    }
+
+
+@account_view
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    flow = _take_flow(request, request.GET.get("state", ""))
+    if flow is None:
+        return _failed(
+            request,
+            _(
+                "This sign-in answer does not belong to a connection you started here, or it is too old. "
+                "Please start again."
+            ),
+        )
+    slug = str(flow["workspace"])
+    get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
+    if request.GET.get("error"):
+        messages.info(request, _("Nothing was connected: the permission was not granted on Facebook."))
+        return redirect("networks:channels", slug=slug)
+    code = request.GET.get("code", "")
+    if not code:
+        return _failed(request, _("Facebook sent no authorization code. Please start again."))
+    if not _any_enabled():
+        messages.error(request, _("Facebook and Instagram are switched off on this server."))
+        return redirect("networks:channels", slug=slug)
+    try:
+        short = oauth.exchange_code(code)
+        token = oauth.long_lived(str(short["access_token"]))
+        user = oauth.me(str(token["access_token"]))
+        found = oauth.managed_pages(str(token["access_token"]))
+    except NetworkError as error:
+        log.info("meta: connecting failed: %s", error.message)
+        messages.error(request, _("Facebook could not be connected: %(error)s") % {"error": error.message})
+        return redirect(f"{flow['network']}:connect", slug=slug)
+    selections: dict[str, Any] = dict(request.session.get(SELECT_KEY) or {})
+    selections[slug] = {
+        "network": flow["network"],
+        "started": timezone.now().isoformat(),
+        "user_id": str(user.get("id") or ""),
+        "user_name": str(user.get("name") or ""),
+        "token": encrypt(str(token["access_token"])),
+        "candidates": [_candidate(page) for page in found],
+    }
+    request.session[SELECT_KEY] = selections
+    return redirect("meta:select", slug=slug)
+
+
+def _selection(request: HttpRequest, slug: str) -> dict[str, Any] | None:
+    selection = (request.session.get(SELECT_KEY) or {}).get(slug)
+    if not isinstance(selection, dict):
+        return None
+    if timezone.now() - dt.datetime.fromisoformat(str(selection.get("started"))) > SELECT_LIFETIME:
+        return None
+    return selection
+
+
+def _forget_selection(request: HttpRequest, slug: str) -> None:
+    selections = dict(request.session.get(SELECT_KEY) or {})
+    selections.pop(slug, None)
+    request.session[SELECT_KEY] = selections
+
+
+@workspace_view(Perm.MANAGE)
+@require_http_methods(["GET", "POST"])
+def select(request: WorkspaceRequest) -> HttpResponse:
+    slug = request.workspace.slug
+    selection = _selection(request, slug)
+    if selection is None:
+        messages.info(request, _("Please sign in with Facebook first to choose Pages and Instagram accounts."))
+        return redirect("networks:channels", slug=slug)
+    candidates: list[dict[str, Any]] = list(selection.get("candidates") or [])
+    facebook_on, instagram_on = _enabled("facebook"), _enabled("instagram")
+    context = {
+        "nav": "settings",
+        "candidates": candidates,
+        "user_name": selection.get("user_name", ""),
+        "network": selection.get("network", "facebook"),
+        "facebook_on": facebook_on,
+        "instagram_on": instagram_on,
+    }
+    if request.method == "GET":
+        return render(request, "meta/select.html", context)
+    chosen = set(request.POST.getlist("account"))
+    known = {f"facebook:{c['id']}" for c in candidates if facebook_on} | {
+        f"instagram:{c['instagram']['id']}" for c in candidates if instagram_on and c.get("instagram")
+    }
+    if not chosen or not chosen <= known:
+        messages.error(request, _("Please choose at least one of the listed Pages or Instagram accounts."))
+        return render(request, "meta/select.html", context, status=400)
+    try:
+        pages = {str(page["id"]): page for page in oauth.managed_pages(decrypt(str(selection["token"])))}
+    except NetworkError as error:
+        log.info("meta: reading Pages failed: %s", error.message)
+        messages.error(request, _("Facebook could not be reached: %(error)s") % {"error": error.message})
+        return render(request, "meta/select.html", context, status=502)
+    actor, names = Actor.from_request(request), []
+    for candidate in candidates:
+        page = pages.get(candidate["id"])
+        if page is None:
+            continue  # the permission for this Page was withdrawn in the meantime
+        if f"facebook:{candidate['id']}" in chosen:
+            names.append(
+                do_connect_facebook_page(actor, request.workspace, page=page, user_id=selection["user_id"]).display_name
+            )
+        account = page.get("instagram_business_account") or {}
+        if candidate.get("instagram") and f"instagram:{candidate['instagram']['id']}" in chosen and account.get("id"):
+            channel = do_connect_instagram_account(actor, request.workspace, page=page, user_id=selection["user_id"])
+            names.append(f"@{channel.handle}")
+    _forget_selection(request, slug)
+    if names:
+        messages.success(request, _("Connected: %(names)s.") % {"names": ", ".join(names)})
+    else:
+        messages.error(request, _("Facebook no longer lists the chosen Pages. Please connect again."))
+    return redirect("networks:channels", slug=slug)
