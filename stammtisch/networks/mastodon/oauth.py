@@ -13,9 +13,6 @@ https://docs.joinmastodon.org/methods/apps/, https://docs.joinmastodon.org/api/o
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -75,13 +72,6 @@ def register_app(instance: str, redirect_uri: str, scopes: str) -> tuple[str, st
     if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id or not client_secret:
         raise NetworkError("Mastodon app registration: no client credentials in the answer", permanent=True)
     return client_id, client_secret
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge) as RFC 7636 defines them."""
-    verifier = secrets.token_urlsafe(64)[:128]
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def authorization_url(

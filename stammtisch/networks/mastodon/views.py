@@ -9,16 +9,12 @@ the workspace the flow was started from, checking the user's permission there ag
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import secrets
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -26,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.roles import Perm
+from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.mastodon import oauth
 from stammtisch.networks.mastodon.actions import do_connect_mastodon_channel, forget_app, get_or_register_app
@@ -35,8 +32,6 @@ from stammtisch.networks.models import OAuthApp
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "mastodon_oauth"
-FLOW_LIFETIME = dt.timedelta(minutes=15)
-MAX_PENDING = 5  # flows one session may have open at once (several tabs)
 
 
 def _enabled() -> bool:
@@ -68,18 +63,12 @@ def connect(request: WorkspaceRequest) -> HttpResponse:
 
 
 def _start_flow(request: WorkspaceRequest, app: OAuthApp, slug: str) -> HttpResponse:
-    state = secrets.token_urlsafe(32)
-    verifier, challenge = oauth.pkce_pair()
-    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
-    pending[state] = {
-        "workspace": slug,
-        "instance": app.server,
-        "app": app.pk,
-        "verifier": verifier,
-        "started": timezone.now().isoformat(),
-    }
-    # Keep only the newest few open flows.
-    request.session[SESSION_KEY] = dict(sorted(pending.items(), key=lambda item: item[1]["started"])[-MAX_PENDING:])
+    verifier, challenge = oauth_flow.pkce_pair()
+    state = oauth_flow.start_flow(
+        request.session,
+        SESSION_KEY,
+        {"workspace": slug, "instance": app.server, "app": app.pk, "verifier": verifier},
+    )
     url = oauth.authorization_url(
         app.server,
         client_id=app.client_id,
@@ -92,19 +81,6 @@ def _start_flow(request: WorkspaceRequest, app: OAuthApp, slug: str) -> HttpResp
     return HttpResponseRedirect(url)
 
 
-def _take_flow(request: HttpRequest, state: str) -> dict[str, Any] | None:
-    """The flow this session started with `state` (used once), if it is still fresh."""
-    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
-    flow = pending.pop(state, None) if state else None
-    request.session[SESSION_KEY] = pending
-    if not isinstance(flow, dict):
-        return None
-    started = dt.datetime.fromisoformat(str(flow.get("started")))
-    if timezone.now() - started > FLOW_LIFETIME:
-        return None
-    return flow
-
-
 def _failed(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
     return render(request, "mastodon/callback_error.html", {"message": message}, status=status)
 
@@ -112,7 +88,7 @@ def _failed(request: HttpRequest, message: str, status: int = 400) -> HttpRespon
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = _take_flow(request, request.GET.get("state", ""))
+    flow = oauth_flow.take_flow(request.session, SESSION_KEY, request.GET.get("state", ""))
     if flow is None:
         return _failed(
             request,

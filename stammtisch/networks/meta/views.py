@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from stammtisch.core.access import WorkspaceRequest, account_view, get_membershi
 from stammtisch.core.actions import Actor
 from stammtisch.core.crypto import decrypt, encrypt
 from stammtisch.core.roles import Perm
+from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.meta import oauth
 from stammtisch.networks.meta.actions import do_connect_facebook_page, do_connect_instagram_account
@@ -36,9 +36,7 @@ log = logging.getLogger(__name__)
 
 FLOW_KEY = "meta_oauth"
 SELECT_KEY = "meta_select"
-FLOW_LIFETIME = dt.timedelta(minutes=15)
 SELECT_LIFETIME = dt.timedelta(minutes=30)
-MAX_PENDING = 5
 
 
 def _enabled(network: str) -> bool:
@@ -55,11 +53,7 @@ def _connect(request: WorkspaceRequest, network: str) -> HttpResponse:
         messages.error(request, _("%(network)s is switched off on this server.") % {"network": network.title()})
         return redirect("networks:channels", slug=slug)
     if request.method == "POST":
-        state = secrets.token_urlsafe(32)
-        pending: dict[str, Any] = dict(request.session.get(FLOW_KEY) or {})
-        pending[state] = {"workspace": slug, "network": network, "started": timezone.now().isoformat()}
-        newest = sorted(pending.items(), key=lambda item: item[1]["started"])[-MAX_PENDING:]
-        request.session[FLOW_KEY] = dict(newest)
+        state = oauth_flow.start_flow(request.session, FLOW_KEY, {"workspace": slug, "network": network})
         return HttpResponseRedirect(oauth.authorization_url(state=state))
     return render(
         request,
@@ -85,17 +79,6 @@ def instagram_connect(request: WorkspaceRequest) -> HttpResponse:
     return _connect(request, "instagram")
 
 
-def _take_flow(request: HttpRequest, state: str) -> dict[str, Any] | None:
-    pending: dict[str, Any] = dict(request.session.get(FLOW_KEY) or {})
-    flow = pending.pop(state, None) if state else None
-    request.session[FLOW_KEY] = pending
-    if not isinstance(flow, dict):
-        return None
-    if timezone.now() - dt.datetime.fromisoformat(str(flow.get("started"))) > FLOW_LIFETIME:
-        return None
-    return flow
-
-
 def _failed(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "meta/callback_error.html", {"message": message}, status=400)
 
@@ -117,7 +100,7 @@ def _candidate(page: dict[str, Any]) -> dict[str, Any]:
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = _take_flow(request, request.GET.get("state", ""))
+    flow = oauth_flow.take_flow(request.session, FLOW_KEY, request.GET.get("state", ""))
     if flow is None:
         return _failed(
             request,

@@ -13,9 +13,6 @@ https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-t
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,13 +23,6 @@ from stammtisch.networks.x import api
 
 # Read our own profile and posts, mentions; post and delete; upload media; a refresh token.
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge) as RFC 7636 defines them."""
-    verifier = secrets.token_urlsafe(64)[:128]
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def authorization_url(*, state: str, challenge: str) -> str:

@@ -9,22 +9,19 @@ the flow was started from, checking the user's permission there again.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import secrets
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.roles import Perm
+from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.x import oauth
 from stammtisch.networks.x.actions import do_connect_x_channel
@@ -32,8 +29,6 @@ from stammtisch.networks.x.actions import do_connect_x_channel
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "x_oauth"
-FLOW_LIFETIME = dt.timedelta(minutes=15)
-MAX_PENDING = 5  # flows one session may have open at once (several tabs)
 
 
 def _enabled() -> bool:
@@ -53,24 +48,9 @@ def connect(request: WorkspaceRequest) -> HttpResponse:
 
 
 def _start_flow(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    state = secrets.token_urlsafe(32)
-    verifier, challenge = oauth.pkce_pair()
-    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
-    pending[state] = {"workspace": slug, "verifier": verifier, "started": timezone.now().isoformat()}
-    request.session[SESSION_KEY] = dict(sorted(pending.items(), key=lambda item: item[1]["started"])[-MAX_PENDING:])
+    verifier, challenge = oauth_flow.pkce_pair()
+    state = oauth_flow.start_flow(request.session, SESSION_KEY, {"workspace": slug, "verifier": verifier})
     return HttpResponseRedirect(oauth.authorization_url(state=state, challenge=challenge))
-
-
-def _take_flow(request: HttpRequest, state: str) -> dict[str, Any] | None:
-    """The flow this session started with `state` (used once), if it is still fresh."""
-    pending: dict[str, Any] = dict(request.session.get(SESSION_KEY) or {})
-    flow = pending.pop(state, None) if state else None
-    request.session[SESSION_KEY] = pending
-    if not isinstance(flow, dict):
-        return None
-    if timezone.now() - dt.datetime.fromisoformat(str(flow.get("started"))) > FLOW_LIFETIME:
-        return None
-    return flow
 
 
 def _failed(request: HttpRequest, message: str) -> HttpResponse:
@@ -80,7 +60,7 @@ def _failed(request: HttpRequest, message: str) -> HttpResponse:
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = _take_flow(request, request.GET.get("state", ""))
+    flow = oauth_flow.take_flow(request.session, SESSION_KEY, request.GET.get("state", ""))
     if flow is None:
         return _failed(
             request,
