@@ -29,7 +29,6 @@ from django.utils import timezone
 from stammtisch.networks.base import (
     Cursor,
     Event,
-    MediaItem,
     Metric,
     NetworkError,
     Outgoing,
@@ -62,16 +61,6 @@ class FacebookNetwork(MetaNetwork):
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit("channel", 200, 3600.0),)
 
     # --- publish --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _public_url(item: MediaItem) -> str:
-        if not item.url.startswith(("https://", "http://")):
-            raise NetworkError(
-                "Facebook fetches media from a public address, and this file has none "
-                "(is STAMMTISCH_BASE_URL reachable from the internet?)",
-                permanent=True,
-            )
-        return item.url
 
     def publish(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
         page = channel.remote_account_id

@@ -75,16 +75,6 @@ class InstagramNetwork(MetaNetwork):
     # --- publish --------------------------------------------------------------------------------
 
     @staticmethod
-    def _public_url(item: MediaItem) -> str:
-        if not item.url.startswith(("https://", "http://")):
-            raise NetworkError(
-                "Instagram fetches media from a public address, and this file has none "
-                "(is STAMMTISCH_BASE_URL reachable from the internet?)",
-                permanent=True,
-            )
-        return item.url
-
-    @staticmethod
     def _is_video(item: MediaItem) -> bool:
         return item.content_type.startswith("video/")
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 import httpx
 from django.db import transaction
 
-from stammtisch.networks.base import Credentials, Network, NetworkError
+from stammtisch.networks.base import Credentials, MediaItem, Network, NetworkError
 from stammtisch.networks.meta import api
 from stammtisch.networks.models import Channel, OutboundPost
 
@@ -29,6 +29,16 @@ class MetaNetwork(Network):
     """Base of FacebookNetwork and InstagramNetwork (not registered itself)."""
 
     network_label: ClassVar[str]
+
+    def _public_url(self, item: MediaItem) -> str:
+        """Meta fetches media by URL: the file's public address on this instance."""
+        if not item.url.startswith(("https://", "http://")):
+            raise NetworkError(
+                f"{self.network_label} fetches media from a public address, and this file has none "
+                "(is STAMMTISCH_BASE_URL reachable from the internet?)",
+                permanent=True,
+            )
+        return item.url
 
     def _token(self, channel: Channel) -> str:
         if channel.network != self.key:
