@@ -146,6 +146,19 @@ def test_the_page_shows_the_text_a_copy_button_and_a_link_to_xing(client, cast, 
     assert "I posted it" in page
 
 
+def test_the_post_page_leads_to_the_assisted_page_once_it_is_due(client, cast, xing, frozen):
+    post = due_post(cast, xing)
+    client.force_login(cast.bob)
+    post_url = reverse("publishing:post", kwargs={"slug": cast.workspace.slug, "post_id": post.pk})
+    delivery = Delivery.objects.get(post=post)
+    assert assisted_url(cast, delivery) not in client.get(post_url, **EN).content.decode()  # not due yet
+
+    publisher.run_once("w1")
+
+    page = client.get(post_url, **EN).content.decode()
+    assert f'href="{assisted_url(cast, delivery)}"' in page and "Post it on XING by hand" in page
+
+
 def test_confirming_with_the_posts_address_marks_it_published(client, cast, xing, frozen):
     post = due_post(cast, xing)
     publisher.run_once("w1")
