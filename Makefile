@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test bench lint format messages clean
+.PHONY: run test atproto bench lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Stammtisch needs Python 3.11 or newer"'
@@ -28,6 +28,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy stammtisch
 	$(BIN)/python -m stammtisch.devtools.testrun
+
+# Node 22 and @atproto/dev-env into .atproto/ for the Bluesky real-network tests (docs/testing.md).
+atproto: $(VENV)/.installed
+	$(BIN)/python -m stammtisch.devtools.atproto install
 
 bench: $(VENV)/.installed
 	$(BIN)/stammtisch bench all

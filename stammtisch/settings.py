@@ -72,10 +72,13 @@ INSTALLED_APPS = [
     "stammtisch.networks.telegram",
     "stammtisch.networks.bluesky",
     "stammtisch.networks.x",
+    "stammtisch.networks.linkedin",
     "stammtisch.networks.xing",
     "stammtisch.networks.meta",
+    "stammtisch.networks.threads",
     "stammtisch.publishing",
     "stammtisch.notifications",
+    "stammtisch.analytics",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +217,24 @@ NETWORKS_ENABLED = {
     # Assisted: no API and no credentials; people post by hand (docs/networks/xing.md).
     "xing": env_bool("STAMMTISCH_XING_ENABLED", True),
 }
+# Bluesky: connecting by AT Protocol OAuth besides app passwords (docs/networks/bluesky.md).
+# Stammtisch is a confidential client: this ES256 (P-256) private key in PEM signs its client
+# assertions, and its public half is published under STAMMTISCH_BASE_URL. Unset: app passwords only.
+BLUESKY_OAUTH_KEY = env_secret("STAMMTISCH_BLUESKY_OAUTH_KEY", "") or ""
+if BLUESKY_OAUTH_KEY:
+    from urllib.parse import urlsplit
+
+    from stammtisch.networks.bluesky.dpop import load_pem_key
+
+    try:
+        load_pem_key(BLUESKY_OAUTH_KEY)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STAMMTISCH_BLUESKY_OAUTH_KEY: {exc}.") from None
+    if urlsplit(BASE_URL).scheme != "https" or urlsplit(BASE_URL).port is not None:
+        raise ImproperlyConfigured(
+            "STAMMTISCH_BLUESKY_OAUTH_KEY needs STAMMTISCH_BASE_URL to be a public https:// address without a "
+            "port: Bluesky's servers fetch Stammtisch's client metadata from there."
+        )
 # X: the app a self-hoster registers in X's developer portal (docs/networks/x.md). The switch is on
 # by default only when both client credentials are set.
 X_CLIENT_ID = env_secret("STAMMTISCH_X_CLIENT_ID", "") or ""
@@ -224,6 +245,20 @@ if NETWORKS_ENABLED["x"] and not (X_CLIENT_ID and X_CLIENT_SECRET):
 X_REDIRECT_URI = env_str("STAMMTISCH_X_REDIRECT_URI", f"{BASE_URL}/x/callback/")
 if not X_REDIRECT_URI.startswith(("http://", "https://")):
     raise ImproperlyConfigured("STAMMTISCH_X_REDIRECT_URI must start with http:// or https://.")
+# LinkedIn: the app a self-hoster registers at developer.linkedin.com (docs/networks/linkedin.md).
+# The switch is on by default only when both client credentials are set.
+LINKEDIN_CLIENT_ID = env_secret("STAMMTISCH_LINKEDIN_CLIENT_ID", "") or ""
+LINKEDIN_CLIENT_SECRET = env_secret("STAMMTISCH_LINKEDIN_CLIENT_SECRET", "") or ""
+NETWORKS_ENABLED["linkedin"] = env_bool(
+    "STAMMTISCH_LINKEDIN_ENABLED", bool(LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET)
+)
+if NETWORKS_ENABLED["linkedin"] and not (LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "STAMMTISCH_LINKEDIN_ENABLED needs STAMMTISCH_LINKEDIN_CLIENT_ID and STAMMTISCH_LINKEDIN_CLIENT_SECRET."
+    )
+LINKEDIN_REDIRECT_URI = env_str("STAMMTISCH_LINKEDIN_REDIRECT_URI", f"{BASE_URL}/linkedin/callback/")
+if not LINKEDIN_REDIRECT_URI.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_LINKEDIN_REDIRECT_URI must start with http:// or https://.")
 # Facebook Pages and Instagram professional accounts: one Meta app (docs/networks/facebook.md).
 # Both switches are on by default only when the app id and secret are set.
 META_APP_ID = env_str("STAMMTISCH_META_APP_ID", "")
@@ -238,6 +273,18 @@ if (NETWORKS_ENABLED["facebook"] or NETWORKS_ENABLED["instagram"]) and not (META
 META_REDIRECT_URI = env_str("STAMMTISCH_META_REDIRECT_URI", f"{BASE_URL}/meta/callback/")
 if not META_REDIRECT_URI.startswith(("http://", "https://")):
     raise ImproperlyConfigured("STAMMTISCH_META_REDIRECT_URI must start with http:// or https://.")
+# Threads: the Threads use case of a Meta app, with its own Threads app id and secret
+# (docs/networks/threads.md). The switch is on by default only when both are set.
+THREADS_APP_ID = env_secret("STAMMTISCH_THREADS_APP_ID", "") or ""
+THREADS_APP_SECRET = env_secret("STAMMTISCH_THREADS_APP_SECRET", "") or ""
+NETWORKS_ENABLED["threads"] = env_bool("STAMMTISCH_THREADS_ENABLED", bool(THREADS_APP_ID and THREADS_APP_SECRET))
+if NETWORKS_ENABLED["threads"] and not (THREADS_APP_ID and THREADS_APP_SECRET):
+    raise ImproperlyConfigured(
+        "STAMMTISCH_THREADS_ENABLED needs STAMMTISCH_THREADS_APP_ID and STAMMTISCH_THREADS_APP_SECRET."
+    )
+THREADS_REDIRECT_URI = env_str("STAMMTISCH_THREADS_REDIRECT_URI", f"{BASE_URL}/threads/callback/")
+if not THREADS_REDIRECT_URI.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_THREADS_REDIRECT_URI must start with http:// or https://.")
 # Where Mastodon instances send the user back after sign-in; registered with every instance.
 MASTODON_REDIRECT_URI = env_str("STAMMTISCH_MASTODON_REDIRECT_URI", f"{BASE_URL}/mastodon/callback/")
 if not MASTODON_REDIRECT_URI.startswith(("http://", "https://")):

@@ -10,12 +10,15 @@ urlpatterns = [
     path("telegram/", include("stammtisch.networks.telegram.urls")),
     path("bluesky/", include("stammtisch.networks.bluesky.urls")),
     path("x/", include("stammtisch.networks.x.urls")),
+    path("linkedin/", include("stammtisch.networks.linkedin.urls")),
     path("xing/", include("stammtisch.networks.xing.urls")),
     path("facebook/", include("stammtisch.networks.facebook.urls")),
     path("instagram/", include("stammtisch.networks.instagram.urls")),
     path("meta/", include("stammtisch.networks.meta.urls")),
+    path("threads/", include("stammtisch.networks.threads.urls")),
     path("", include("stammtisch.publishing.urls")),
     path("notifications/", include("stammtisch.notifications.urls")),
+    path("analytics/", include("stammtisch.analytics.urls")),
 ]
 
 handler400 = "stammtisch.core.errors.bad_request"

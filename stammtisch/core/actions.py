@@ -126,6 +126,8 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "feed.check": gettext_lazy("Feed checked now"),
     "feed.skip": gettext_lazy("Older feed articles skipped"),
     "feed.post_draft": gettext_lazy("Feed article saved as a draft"),
+    "metrics.enter": gettext_lazy("Figures of a post entered by hand"),
+    "metrics.import_csv": gettext_lazy("Figures imported from a CSV file"),
 }
 
 

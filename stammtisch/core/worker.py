@@ -89,6 +89,24 @@ def token_expiry(now: dt.datetime) -> None:
         log.info("warned about %d expiring channel tokens", warned)
 
 
+def metric_checks(now: dt.datetime) -> None:
+    """Read the metrics that are due (analytics/sync.py). Not one transaction: each network call
+    happens outside any transaction and its figures commit on their own."""
+    from stammtisch.analytics import sync
+
+    handled = sync.run_due(default_worker_id(), now=now)
+    if handled:
+        log.info("handled %d metric checks", handled)
+
+
+def metric_scheduling(now: dt.datetime) -> None:
+    """Schedule metric checks the signals missed and start channels' daily checks
+    (analytics/scheduling.py `sweep`)."""
+    from stammtisch.analytics import scheduling
+
+    scheduling.sweep(now)
+
+
 @dataclass
 class Job:
     name: str
@@ -106,6 +124,8 @@ def default_jobs() -> list[Job]:
         Job("notification e-mails", 30.0, notification_emails, atomic=False),
         Job("notification cleanup", 3600.0, notification_cleanup),
         Job("token expiry", 3600.0, token_expiry, atomic=False),
+        Job("metrics", 60.0, metric_checks, atomic=False),
+        Job("metric scheduling", 3600.0, metric_scheduling),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -12,7 +13,10 @@ from django.utils.translation import gettext as _
 from stammtisch.core.actions import ActionError, Actor, audit, require_perm
 from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
+from stammtisch.networks import signals
 from stammtisch.networks.models import Channel
+
+log = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -103,4 +107,17 @@ def do_connect_channel(
         summary=f"{channel.display_name} ({network}: {handle})",
         data={"network": network, "handle": handle, **({"previous_health": previous_health} if not created else {})},
     )
+    announce_connected(channel, created=created)
     return channel
+
+
+def announce_connected(channel: Channel, *, created: bool) -> None:
+    """Send `signals.channel_connected` once the current transaction has committed. A failing
+    receiver is logged; it never undoes or stops the connect."""
+
+    def send() -> None:
+        for receiver, result in signals.channel_connected.send_robust(Channel, channel=channel, created=created):
+            if isinstance(result, Exception):
+                log.error("receiver %r of channel_connected failed: %s", receiver, result)
+
+    transaction.on_commit(send)

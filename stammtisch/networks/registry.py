@@ -32,8 +32,10 @@ CONNECTORS: dict[str, tuple[str | Promise, str]] = {
     "telegram": ("Telegram", "stammtisch.networks.telegram.connector.TelegramNetwork"),
     "bluesky": ("Bluesky", "stammtisch.networks.bluesky.connector.BlueskyNetwork"),
     "x": ("X", "stammtisch.networks.x.connector.XNetwork"),
+    "linkedin": ("LinkedIn", "stammtisch.networks.linkedin.connector.LinkedInNetwork"),
     "facebook": ("Facebook", "stammtisch.networks.facebook.connector.FacebookNetwork"),
     "instagram": ("Instagram", "stammtisch.networks.instagram.connector.InstagramNetwork"),
+    "threads": ("Threads", "stammtisch.networks.threads.connector.ThreadsNetwork"),
     "xing": ("XING", "stammtisch.networks.xing.connector.XingNetwork"),
 }
 

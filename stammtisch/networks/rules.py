@@ -73,9 +73,11 @@ RULES: dict[str, TextRules] = {
     # Threads API: 500 characters (issue 3); carousels of up to 20 images and videos (raised from
     # 10 in 2024); images JPEG/PNG up to 8 MB with an aspect ratio of at most 10:1; videos MP4/MOV
     # up to 1 GB. Source: developers.facebook.com/docs/threads/overview ("Image specifications",
-    # "Video specifications") and /docs/threads/posts ("Carousel posts").
+    # "Video specifications") and /docs/threads/posts ("Carousel posts"). "Emojis are counted as
+    # the number of UTF-8 bytes" (developers.facebook.com/documentation/threads/posts, Limitations).
     "threads": TextRules(
         max_length=500,
+        counting="threads",
         max_media=20,
         media_types=(*_media(8 * MB, "image/jpeg", "image/png"), *_media(1000 * MB, *VIDEO_TYPES)),
         image_aspect_min=(1, 10),
@@ -127,18 +129,19 @@ RULES: dict[str, TextRules] = {
         max_videos=1,
         mix_images_and_videos=False,
     ),
-    # Bluesky (app.bsky.feed.post lexicon): 300 graphemes and 3,000 bytes (issue 3); embeds: up to
-    # 4 images of at most 1,000,000 bytes (app.bsky.embed.images) or one MP4 video up to
-    # 100,000,000 bytes (app.bsky.embed.video), never both. Source: the lexicons in
-    # github.com/bluesky-social/atproto, lexicons/app/bsky/embed/{images,video}.json (maxSize).
+    # Bluesky (app.bsky.feed.post lexicon): 300 graphemes and 3,000 bytes (issue 3); up to 4 images
+    # of at most 1,000,000 bytes (app.bsky.embed.images). Source: the lexicons in
+    # github.com/bluesky-social/atproto, lexicons/app/bsky/embed/images.json (maxSize).
+    # No video: Bluesky allows one MP4 of up to 100,000,000 bytes (app.bsky.embed.video), but its
+    # recommended upload goes through a separate video service (service-auth token for the
+    # account's own PDS, job polling) that our connector does not implement yet, so the composer
+    # must not offer it (docs/networks/bluesky.md, "Known limitations").
     "bluesky": TextRules(
         max_length=300,
         counting="graphemes",
         max_bytes=3000,
         max_media=4,
-        media_types=(*_media(1 * MB, *COMMON_IMAGE_TYPES), *_media(100 * MB, "video/mp4")),
-        max_videos=1,
-        mix_images_and_videos=False,
+        media_types=_media(1 * MB, *COMMON_IMAGE_TYPES),
     ),
     # Telegram Bot API: messages 4,096 characters, captions 1,024 (issue 3); media groups of up to
     # 10 photos and videos; photos up to 10 MB with a width-to-height ratio of at most 20; files
@@ -221,6 +224,20 @@ def count_graphemes(text: str, rules: TextRules) -> int:
     return len(_GRAPHEME.findall(text))
 
 
+# What Threads counts as emoji: pictographs and the parts that build emoji sequences (skin tones,
+# flags, joiners, the emoji presentation selector, keycaps, tag sequences). Counting a borderline
+# character such as (c) by its bytes too errs on the side of a shorter text.
+_EMOJI_PART = regex.compile(
+    r"[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u200d\ufe0f\u20e3\U000E0020-\U000E007F]"
+)
+
+
+def count_threads(text: str, rules: TextRules) -> int:
+    """Characters, except that every emoji code point counts as its UTF-8 bytes (a thumbs-up 4,
+    with a skin tone 8)."""
+    return len(text) + sum(len(part.encode()) - 1 for part in _EMOJI_PART.findall(text))
+
+
 def count_twitter(text: str, rules: TextRules) -> int:
     return twitter_text.weighted_length(text)
 
@@ -231,6 +248,7 @@ COUNTERS: dict[str, Callable[[str, TextRules], int]] = {
     "mastodon": count_mastodon,
     "graphemes": count_graphemes,
     "twitter": count_twitter,
+    "threads": count_threads,
 }
 
 

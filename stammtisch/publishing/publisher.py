@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
 BATCH_SIZE = 100
-CALLS_PER_TRANSACTION = 25  # first publishes recorded, then stored, in groups this large
+CALLS_PER_TRANSACTION = 50  # first publishes recorded, then stored, in groups this large
 MAX_ATTEMPTS = 8  # network calls (publish and check) per delivery before it fails for good
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
@@ -260,7 +260,7 @@ def process_batch(
     for item in direct:
         delivery = loaded[item.delivery_id]
         needs += ratelimit.buckets(delivery.channel_id, cast(Network, connectors[delivery.channel.network]))
-    LIMITER.plan(needs)
+    LIMITER.reserve(needs, wall)
     for item in direct:
         delivery = loaded[item.delivery_id]
         connector = connectors[delivery.channel.network]
@@ -697,6 +697,9 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
             )
             outcome.first_comment = False
             states.append("")
+    published = [o.delivery for o in outcomes if o.delivery.pk in owned and o.state == State.PUBLISHED]
+    if published:  # one signal per stored group: analytics schedules their metric checks at once
+        _send(signals.deliveries_published, Delivery, deliveries=published)
     return states
 
 

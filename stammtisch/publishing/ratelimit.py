@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -116,6 +116,21 @@ class Limiter:
         for key in taken:  # all or nothing: keep them for the next call
             self.reserved[key].tokens += 1
         return later
+
+    def reserve(self, needs: Iterable[Bucket], now: dt.datetime) -> None:
+        """Plan a batch (see `plan`) and top up this worker's reservations for every bucket it
+        needs in one transaction, so the batch's `take` calls find their tokens here and do not
+        write to the database once per call (a batch across 100 channels needs 100 buckets)."""
+        self.plan(needs)
+        limits = dict(needs)
+        short: dict[str, tuple[RateLimit, int]] = {}
+        for key, count in self.planned.items():
+            limit = limits[key]
+            have = self._reservation(key, limit, now).tokens
+            if have < count:
+                short[key] = (limit, min(reserve_size(limit), count - have))
+        for key, obtained in _take_many(short, now).items():
+            self.reserved[key].tokens += obtained
 
     def _planned_one(self, key: str) -> None:
         if self.planned.get(key, 0) > 0:
@@ -207,6 +222,58 @@ def _take(key: str, limit: RateLimit, want: int, now: dt.datetime) -> tuple[int,
         if _swap(key, old, available - count, max(now, old.refilled_at)):
             return count, now
     return 0, now + dt.timedelta(seconds=0.05)  # heavy contention: try again in a moment
+
+
+def _take_many(wanted: dict[str, tuple[RateLimit, int]], now: dt.datetime) -> dict[str, int]:
+    """Take up to `want` tokens from each bucket (fewer, or none, where fewer are available),
+    in one transaction: PostgreSQL locks the rows (in key order, so two workers never wait for
+    each other in a circle), SQLite holds its write lock (IMMEDIATE transactions). Other
+    workers' compare-and-swap updates of the same rows simply read again. Returns the tokens
+    obtained per key."""
+    if not wanted:
+        return {}
+    keys = sorted(wanted)
+    placeholders = ", ".join(["%s"] * len(keys))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select = f"SELECT key, tokens, refilled_at FROM {_table()} WHERE key IN ({placeholders}) ORDER BY key{lock}"  # noqa: S608
+    obtained: dict[str, int] = {}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(select, keys)
+            rows = {
+                key: _Row(float(tokens), _to_datetime(refilled), (tokens, refilled))
+                for key, tokens, refilled in cursor.fetchall()
+            }
+        missing = [key for key in keys if key not in rows]
+        if missing:
+            RateBucket.objects.bulk_create(
+                [RateBucket(key=key, tokens=wanted[key][0].requests, refilled_at=now) for key in missing],
+                ignore_conflicts=True,
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(select, keys)
+                rows = {
+                    key: _Row(float(tokens), _to_datetime(refilled), (tokens, refilled))
+                    for key, tokens, refilled in cursor.fetchall()
+                }
+        updates = []
+        for key in keys:
+            row = rows.get(key)
+            if row is None:
+                continue
+            limit, want = wanted[key]
+            available = _available(row, limit, now)
+            count = min(want, math.floor(available)) if available >= 1 else 0
+            if count > 0:
+                obtained[key] = count
+                after = RateBucket._meta.get_field("refilled_at").get_db_prep_value(
+                    max(now, row.refilled_at), connection
+                )
+                updates.append((available - count, after, key))
+        if updates:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"UPDATE {_table()} SET tokens = %s, refilled_at = %s WHERE key = %s", updates)  # noqa: S608
+    return obtained
 
 
 def _give_back(key: str, limit: RateLimit, tokens: int, now: dt.datetime) -> None:

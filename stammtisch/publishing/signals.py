@@ -9,6 +9,9 @@ from django.dispatch import Signal
 
 # sender=Delivery, delivery=<Delivery>, error=str: a delivery failed for good.
 delivery_failed = Signal()
+# sender=Delivery, deliveries=[<Delivery>, ...]: deliveries the publisher stored as published
+# (with their channel loaded), once per stored group (analytics schedules their metric checks).
+deliveries_published = Signal()
 # sender=Channel, channel=<Channel>, error=str: the channel must be reconnected.
 channel_needs_reconnect = Signal()
 # sender=Delivery, delivery=<Delivery>: a post is due on an assisted network (Xing): a person

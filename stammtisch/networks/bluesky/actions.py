@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from stammtisch.core.actions import ActionError, Actor, require_perm
@@ -12,6 +13,7 @@ from stammtisch.core.roles import Perm
 from stammtisch.networks.actions import do_connect_channel, merge_credentials
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.bluesky import api
+from stammtisch.networks.bluesky.oauth_actions import forget_other_sign_in
 from stammtisch.networks.models import Channel
 
 NETWORK = "bluesky"
@@ -68,20 +70,23 @@ def do_connect_bluesky_channel(
     profile = profile_of(pds, session)
     handle = str(session.get("handle") or profile.get("handle") or session["did"])
     avatar = str(profile.get("avatar") or "")
-    return do_connect_channel(
-        actor,
-        workspace,
-        network=NETWORK,
-        handle=handle,
-        display_name=str(profile.get("displayName") or handle),
-        remote_account_id=str(session["did"]),
-        credentials=api.session_credentials(session),
-        network_data=session_data(session, pds),
-        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
-        # Must reconnect by: the refresh token's expiry (docs/networks/health.md).
-        token_expires_at=api.jwt_expiry(str(session.get("refreshJwt") or "")),
-        match_remote_id=True,
-    )
+    with transaction.atomic():
+        # A channel that was connected by OAuth before keeps nothing of that sign-in.
+        forget_other_sign_in(workspace, did=str(session["did"]), handle=handle, keep="app_password")
+        return do_connect_channel(
+            actor,
+            workspace,
+            network=NETWORK,
+            handle=handle,
+            display_name=str(profile.get("displayName") or handle),
+            remote_account_id=str(session["did"]),
+            credentials=api.session_credentials(session),
+            network_data=session_data(session, pds),
+            avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+            # Must reconnect by: the refresh token's expiry (docs/networks/health.md).
+            token_expires_at=api.jwt_expiry(str(session.get("refreshJwt") or "")),
+            match_remote_id=True,
+        )
 
 
 def store_refreshed_session(channel: Channel, session: dict[str, Any]) -> None:

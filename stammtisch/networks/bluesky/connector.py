@@ -2,7 +2,9 @@
 
 A channel is one account: `handle` = the Bluesky handle, `remote_account_id` = its DID,
 `network_data["pds"]` = the PDS address, `credentials = {"access_jwt", "refresh_jwt"}` from
-com.atproto.server.createSession (the app password is not kept). `token_expires_at` = when the
+com.atproto.server.createSession (the app password is not kept), or, for a channel connected by
+AT Protocol OAuth, DPoP-bound tokens and the channel's DPoP key (`auth.py` says how each kind
+signs its calls; `oauth_actions.py` refreshes OAuth tokens). `token_expires_at` = when the
 refresh token runs out, the time by which the user must reconnect if no refresh happens (the
 connection-health page warns before it); the access token's own expiry (about two hours) is read
 from the token itself. Every call first refreshes an access token that expires within five
@@ -47,8 +49,9 @@ from stammtisch.networks.base import (
     Remote,
     TextRules,
 )
-from stammtisch.networks.bluesky import api
+from stammtisch.networks.bluesky import api, auth
 from stammtisch.networks.bluesky.actions import store_refreshed_session
+from stammtisch.networks.bluesky.oauth_actions import keep_pds_nonce, refresh_oauth_session
 from stammtisch.networks.models import Channel, OutboundPost
 from stammtisch.networks.rules import RULES
 
@@ -76,7 +79,7 @@ class _Session:
         response = api.send(self.http, method, nsid, what, **kwargs)
         if api.is_token_error(response):
             self.network.refresh_credentials(self.channel)
-            self.http.headers["Authorization"] = f"Bearer {self.network.access_token(self.channel)}"
+            auth.set_token(self.http, self.network.access_token(self.channel))
             response = api.send(self.http, method, nsid, what, **kwargs)
         return response
 
@@ -111,19 +114,22 @@ class BlueskyNetwork(Network):
 
     def access_token(self, channel: Channel) -> str:
         self._check_channel(channel)
-        expires = api.jwt_expiry(str((channel.credentials or {}).get("access_jwt") or ""))
+        expires = auth.access_expiry(channel.credentials)
         if expires is not None and expires - timezone.now() < REFRESH_MARGIN:
             self.refresh_credentials(channel)
-        token = (channel.credentials or {}).get("access_jwt")
-        if not isinstance(token, str) or not token or not channel.remote_account_id:
+        token = auth.access_token(channel.credentials)
+        if not token or not channel.remote_account_id:
             raise NetworkError("Bluesky: the channel has no session; please reconnect it", auth=True)
         return token
 
     @contextmanager
     def _session(self, channel: Channel) -> Iterator[_Session]:
         token = self.access_token(channel)
-        with api.client(self._pds(channel), token) as http:
-            yield _Session(self, channel, http)
+        with auth.pds_client(channel, token) as http:
+            try:
+                yield _Session(self, channel, http)
+            finally:
+                keep_pds_nonce(channel, http)  # OAuth: the PDS's DPoP nonce for next time
 
     @staticmethod
     def _text(outgoing: Outgoing) -> str:
@@ -385,11 +391,16 @@ class BlueskyNetwork(Network):
         self._check_channel(channel)
         with transaction.atomic():
             locked = Channel.objects.select_for_update().get(pk=channel.pk)
-            expires = api.jwt_expiry(str((locked.credentials or {}).get("access_jwt") or ""))
+            expires = auth.access_expiry(locked.credentials)
             still_fresh = expires is None or expires - timezone.now() >= REFRESH_MARGIN
-            refreshed_meanwhile = locked.credentials != channel.credentials
+            refreshed_meanwhile = auth.access_token(locked.credentials) != auth.access_token(channel.credentials)
             if still_fresh and refreshed_meanwhile:  # another worker refreshed while we waited for the lock
                 channel.credentials, channel.token_expires_at = locked.credentials, locked.token_expires_at
+                return dict(locked.credentials)
+            if auth.uses_oauth(locked.credentials):
+                refresh_oauth_session(locked)  # the token endpoint of the channel's issuer, with DPoP
+                channel.credentials, channel.token_expires_at = locked.credentials, locked.token_expires_at
+                channel.network_data = locked.network_data
                 return dict(locked.credentials)
             refresh_jwt = (locked.credentials or {}).get("refresh_jwt")
             if not isinstance(refresh_jwt, str) or not refresh_jwt:

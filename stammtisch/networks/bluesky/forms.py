@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from stammtisch.core.http import UnsafeURL, check_public_url
-from stammtisch.networks.bluesky import api
+from stammtisch.networks.bluesky import api, identity
 
 
 class ConnectBlueskyForm(forms.Form):
@@ -60,3 +60,24 @@ class ConnectBlueskyForm(forms.Form):
             except UnsafeURL as error:
                 raise forms.ValidationError(str(error)) from None
         return pds
+
+
+class ConnectBlueskyOAuthForm(forms.Form):
+    """Sign in with Bluesky (AT Protocol OAuth): who the account is, or which server it lives on.
+    Cleaned: ("handle" | "did" | "server", value)."""
+
+    account = forms.CharField(
+        label=_("Handle or server"),
+        max_length=253,
+        help_text=_(
+            "For example cafe-koenigsbau.bsky.social or your own domain. "
+            "If you do not remember your handle, the address of your server, such as https://bsky.social."
+        ),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none", "autocomplete": "username"}),
+    )
+
+    def clean_account(self) -> tuple[str, str]:
+        try:
+            return identity.parse_identifier(self.cleaned_data["account"])
+        except identity.ResolveError as error:
+            raise forms.ValidationError(error.message) from None

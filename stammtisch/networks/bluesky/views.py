@@ -1,4 +1,5 @@
-"""Connecting a Bluesky account with an app password (AT Protocol OAuth is not built yet)."""
+"""Connecting a Bluesky account with an app password; the page also offers AT Protocol OAuth
+("Sign in with Bluesky", oauth_views.py) when the server has a client key."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
 from stammtisch.networks.bluesky.actions import do_connect_bluesky_channel
 from stammtisch.networks.bluesky.forms import ConnectBlueskyForm
+from stammtisch.networks.bluesky.oauth_views import connect_context
 
 
 @workspace_view(Perm.MANAGE)
@@ -38,4 +40,4 @@ def connect(request: WorkspaceRequest) -> HttpResponse:
         else:
             messages.success(request, _("Bluesky account “%(name)s” connected.") % {"name": channel.display_name})
             return redirect("networks:channels", slug=slug)
-    return render(request, "bluesky/connect.html", {"form": form, "nav": "settings"})
+    return render(request, "bluesky/connect.html", {"form": form, "nav": "settings", **connect_context()})

@@ -156,7 +156,11 @@ class MastodonNetwork(Network):
 
     def _post_status(self, http: httpx.Client, payload: dict[str, Any], key: str, what: str) -> Remote:
         response = api.call(http, "POST", api.STATUSES, what, json=payload, headers={"Idempotency-Key": key})
-        return self._remote(api.json_of(response, what), what)
+        try:
+            status = response.json()
+        except ValueError:  # a success we cannot read: the status may exist, so the outcome is unknown
+            status = None
+        return self._remote(status, what)
 
     # --- the contract ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stammtisch.core.actions import Actor, audit
 from stammtisch.core.models import Workspace
+from stammtisch.networks.actions import announce_connected
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import NETWORK_NAMES
 from stammtisch.networks.sandbox import simulation
@@ -62,4 +63,5 @@ def do_connect_sandbox_channel(
         summary=f"Sandbox @{handle}",
         data={"network": "sandbox", "handle": handle, "stands_in_for": stands_in_for},
     )
+    announce_connected(channel, created=created)
     return channel

@@ -127,6 +127,29 @@ def test_mastodon_counts_a_remote_mention_by_its_local_part():
     assert count("mastodon", "Danke @anna@social.cafe-koenigsbau.de!") == len("Danke @anna!")
 
 
+# --- Threads ---
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        ("Grüß Gott aus Stuttgart", 23),  # letters with accents are one character each
+        ("\U0001f44d", 4),  # thumbs up: 4 UTF-8 bytes
+        ("\U0001f44d\U0001f3fd", 8),  # with a skin tone: two emoji code points
+        ("\u2764\ufe0f", 6),  # red heart (3 bytes) with the emoji presentation selector (3)
+        (FLAG, 8),  # two regional indicators
+        ("Prost \U0001f37a!", 11),
+    ],
+)
+def test_threads_counts_emoji_by_their_utf8_bytes(text, length):
+    assert count("threads", text) == length
+
+
+def test_threads_refuses_a_short_text_whose_emoji_make_it_too_long():
+    assert validate("threads", "a" * 496 + "\U0001f37a").ok
+    assert not validate("threads", "a" * 497 + "\U0001f37a").ok
+
+
 # --- Bluesky ---
 
 

@@ -30,7 +30,10 @@ TWEET = "/2/tweets/{id}"
 ME = "/2/users/me"
 USER_TWEETS = "/2/users/{id}/tweets"
 MENTIONS = "/2/users/{id}/mentions"
-MEDIA_UPLOAD = "/2/media/upload"
+MEDIA_UPLOAD = "/2/media/upload"  # one-request image upload; GET with command=STATUS: processing state
+MEDIA_INITIALIZE = "/2/media/upload/initialize"  # chunked upload (videos): INIT, APPEND, FINALIZE
+MEDIA_APPEND = "/2/media/upload/{id}/append"
+MEDIA_FINALIZE = "/2/media/upload/{id}/finalize"
 POST_URL = "https://x.com/{username}/status/{id}"
 
 

@@ -5,8 +5,11 @@ id, `credentials = {"access_token", "refresh_token", "expires_at"}` (when the ac
 two hours, runs out). Every call first refreshes a token that expires within five minutes.
 `Channel.token_expires_at` stays empty: a refreshable channel never needs the user to reconnect.
 
-* publish: images through POST /2/media/upload, then POST /2/tweets {"text", "media"}. Videos are
-  refused (chunked upload is not built yet).
+* publish: images through POST /2/media/upload (one request each); a video through the chunked
+  upload (initialize, append in 4 MiB chunks, finalize, then GET /2/media/upload?command=STATUS
+  while X processes it, waiting as long as X's `check_after_secs` says, at most
+  VIDEO_PROCESSING_WAIT in all); then POST /2/tweets {"text", "media"}. Uploads keep no state: a
+  retried publish uploads its media again (an unused media id simply expires at X).
 * find_published: X has no idempotency key. Before sending we record a SHA-256 of the normalised
   text (`text_fingerprint`), the post it answers and the media count (`OutboundPost`); to
   reconcile we read the account's own posts since then (GET /2/users/:id/tweets with start_time)
@@ -25,8 +28,9 @@ import datetime as dt
 import hashlib
 import html
 import re
+import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -62,6 +66,11 @@ FIND_SETTLE = dt.timedelta(minutes=1)  # X's timeline may not show a post this f
 METRICS_BATCH = 100  # ids per GET /2/tweets
 TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,attachments,lang"
 IMAGE_CATEGORIES = {"image/gif": "tweet_gif"}  # everything else we upload is a tweet_image
+# Chunked upload: each APPEND carries at most 5 MB (docs.x.com media upload reference); X's own
+# sample sends 4 MiB, and so do we. At most 1,000 segments (segment_index 0-999): 4 GiB.
+VIDEO_CHUNK = 4 * 1024 * 1024
+VIDEO_PROCESSING_WAIT = 300.0  # seconds we wait in all for X to process a video before giving up
+VIDEO_CHECK_MIN, VIDEO_CHECK_MAX = 1.0, 60.0  # bounds for X's check_after_secs
 
 _URL = re.compile(r"https?://\S+")
 
@@ -84,6 +93,9 @@ class XNetwork(Network):
     # POST /2/tweets: 100 requests per 15 minutes per user. Other endpoints' limits (and the
     # plan's monthly caps) come back as 429 with x-rate-limit-reset, which we honour.
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit("channel", 100, 900.0),)
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.sleep = sleep  # waits between processing checks of a video; tests pass their own
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -140,14 +152,15 @@ class XNetwork(Network):
             text = f"{text.rstrip()}\n\n{outgoing.link}" if text.strip() else outgoing.link
         return text
 
+    def _upload(self, http: httpx.Client, item: MediaItem) -> str:
+        """Upload one image or video; returns the media id to attach."""
+        if item.content_type.startswith("video/"):
+            return self._upload_video(http, item)
+        return self._upload_image(http, item)
+
     @staticmethod
-    def _upload(http: httpx.Client, item: MediaItem) -> str:
+    def _upload_image(http: httpx.Client, item: MediaItem) -> str:
         """POST /2/media/upload (multipart, one request for an image). Returns the media id."""
-        if not item.content_type.startswith("image/"):
-            raise NetworkError(
-                "X: Stammtisch publishes images to X, not videos yet; please post the video on X directly",
-                permanent=True,
-            )
         try:
             with default_storage.open(item.path, "rb") as handle:
                 content = handle.read()
@@ -163,11 +176,74 @@ class XNetwork(Network):
             files={"media": (name, content, item.content_type)},
             data={"media_category": category, "media_type": item.content_type},
         )
-        media = api.json_of(response, "media upload").get("data") or {}
+        return XNetwork._media_id(api.json_of(response, "media upload"), "media upload")
+
+    @staticmethod
+    def _media_id(body: dict[str, Any], what: str) -> str:
+        media = body.get("data") or {}
         media_id = str(media.get("id") or "") if isinstance(media, dict) else ""
         if not media_id:
-            raise NetworkError("X media upload: no media id in the answer", permanent=True)
+            raise NetworkError(f"X {what}: no media id in the answer", permanent=True)
         return media_id
+
+    def _upload_video(self, http: httpx.Client, item: MediaItem) -> str:
+        """The chunked upload: initialize, append the file in VIDEO_CHUNK pieces, finalize, and wait
+        until X has processed the video. Returns the media id."""
+        try:
+            total = default_storage.size(item.path)
+            handle = default_storage.open(item.path, "rb")
+        except OSError as exc:
+            raise NetworkError(f"X media: cannot read {item.path}: {exc}", permanent=True) from None
+        with handle:
+            payload = {"media_type": item.content_type, "total_bytes": total, "media_category": "tweet_video"}
+            response = api.call(http, "POST", api.MEDIA_INITIALIZE, "video upload", json=payload)
+            media_id = self._media_id(api.json_of(response, "video upload"), "video upload")
+            name = item.path.rsplit("/", 1)[-1] or "video"
+            for segment in range((total + VIDEO_CHUNK - 1) // VIDEO_CHUNK):
+                chunk = handle.read(VIDEO_CHUNK)
+                api.call(
+                    http,
+                    "POST",
+                    api.MEDIA_APPEND.format(id=media_id),
+                    "video upload",
+                    files={"media": (name, chunk, "application/octet-stream")},
+                    data={"segment_index": str(segment)},
+                )
+        response = api.call(http, "POST", api.MEDIA_FINALIZE.format(id=media_id), "video upload")
+        self._wait_for_processing(http, media_id, api.json_of(response, "video upload"))
+        return media_id
+
+    def _wait_for_processing(self, http: httpx.Client, media_id: str, body: dict[str, Any]) -> None:
+        """Poll STATUS while processing_info says pending or in_progress. No processing_info, or
+        "succeeded": ready. "failed": permanent, with X's words. Longer than VIDEO_PROCESSING_WAIT:
+        transient (the retry uploads again)."""
+        waited = 0.0
+        params = {"command": "STATUS", "media_id": media_id}
+        while True:
+            data = body.get("data")
+            info = data.get("processing_info") if isinstance(data, dict) else None
+            if not isinstance(info, dict) or info.get("state") == "succeeded":
+                return  # no processing_info: the media is ready
+            if info.get("state") == "failed":
+                error = info.get("error")
+                detail = str(error.get("message") or error.get("name") or "") if isinstance(error, dict) else ""
+                raise NetworkError(
+                    "X video upload: X could not process the video" + (f": {detail}" if detail else ""),
+                    permanent=True,
+                )
+            try:
+                delay = float(info.get("check_after_secs") or VIDEO_CHECK_MIN)
+            except (TypeError, ValueError):
+                delay = VIDEO_CHECK_MIN
+            delay = min(max(delay, VIDEO_CHECK_MIN), VIDEO_CHECK_MAX)
+            if waited + delay > VIDEO_PROCESSING_WAIT:
+                raise NetworkError(
+                    "X video upload: X is still processing the video; trying again later", retry_after=60
+                )
+            self.sleep(delay)
+            waited += delay
+            response = api.call(http, "GET", api.MEDIA_UPLOAD, "video status", params=params)
+            body = api.json_of(response, "video status")
 
     def _post(self, channel: Channel, http: httpx.Client, payload: dict[str, Any], what: str) -> Remote:
         response = api.call(http, "POST", api.TWEETS, what, json=payload)

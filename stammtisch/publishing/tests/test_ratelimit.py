@@ -94,6 +94,44 @@ def test_a_reservation_takes_no_more_than_the_batch_needs(channel, monkeypatch):
     assert RateBucket.objects.get().tokens == 97  # three reserved at once, none left over
 
 
+def test_a_batch_reserves_every_bucket_it_needs_in_one_go(
+    channel, second_channel, monkeypatch, django_assert_max_num_queries
+):
+    limit_fake(monkeypatch, RateLimit("channel", 100, 60.0), RateLimit("network", 1000, 60.0))
+    network = FakeNetwork()
+    first, second = ratelimit.buckets(channel.pk, network), ratelimit.buckets(second_channel.pk, network)
+    worker = ratelimit.Limiter()
+    worker.reserve(first * 3 + second * 2, NOON)
+    keys = dict(RateBucket.objects.values_list("key", "tokens"))
+    assert keys == {
+        f"channel:{channel.pk}:60s": 97,
+        f"channel:{second_channel.pk}:60s": 98,
+        f"network:{network.key}:60s": 995,
+    }
+    # The batch's calls then take their tokens without touching the database.
+    with django_assert_max_num_queries(0):
+        for _call in range(3):
+            assert worker.take(first, NOON) is None
+        for _call in range(2):
+            assert worker.take(second, NOON) is None
+    assert RateBucket.objects.get(key=f"network:{network.key}:60s").tokens == 995
+
+
+def test_a_batch_reservation_takes_only_what_is_there(channel, monkeypatch):
+    limit_fake(monkeypatch, RateLimit("channel", 20, 60.0))
+    buckets = ratelimit.buckets(channel.pk, FakeNetwork())
+    other = ratelimit.Limiter()
+    other.plan(buckets * 2)
+    assert other.take(buckets, NOON) is None  # holds two of the 20
+    worker = ratelimit.Limiter()
+    worker.reserve(buckets * 30, NOON)  # wants 30 (a reservation is at most a tenth: 2)
+    assert RateBucket.objects.get().tokens == 16
+    while worker.take(buckets, NOON) is None:
+        pass
+    assert RateBucket.objects.get().tokens == 0  # the rest came one reservation at a time
+    assert worker.take(buckets, NOON) == NOON + dt.timedelta(seconds=3)
+
+
 def test_reserved_tokens_expire_and_go_back(channel, monkeypatch):
     limit_fake(monkeypatch, RateLimit("channel", 100, 60.0))
     buckets = ratelimit.buckets(channel.pk, FakeNetwork())

@@ -78,16 +78,6 @@ def test_it_uploads_images_first_and_attaches_them(frozen, x_channel, api) -> No
     assert OutboundPost.objects.get(idempotency_key=KEY).media_count == 1
 
 
-def test_a_video_is_refused_before_anything_is_sent(frozen, x_channel, api) -> None:
-    name = default_storage.save("media/film.mp4", ContentFile(b"fake mp4"))
-    with pytest.raises(NetworkError) as caught:
-        connector().publish(
-            x_channel, Outgoing(text="Film", media=(MediaItem(path=name, content_type="video/mp4"),)), KEY
-        )
-    assert caught.value.permanent and not caught.value.auth
-    assert api.requests == []
-
-
 def test_duplicate_content_is_permanent_with_xs_words(frozen, x_channel, api) -> None:
     api.on("POST", "/2/tweets", httpx.Response(403, json=fixture("error_403_duplicate.json")))
     with pytest.raises(NetworkError) as caught:

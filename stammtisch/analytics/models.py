@@ -1,0 +1,157 @@
+"""Metric snapshots and the checks that take them (docs/analytics.md).
+
+A *check* is due work: "read the figures of this post (or this channel) at this time". The
+worker claims due checks with a lease, as the publisher claims deliveries (analytics/sync.py),
+asks the connector once per channel and stores *snapshots*: what the network reported at one
+moment. Figures entered by hand or imported from a CSV file (XING has no API) are snapshots too,
+with their own `source`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stammtisch.core.models import Workspace
+from stammtisch.networks.models import Channel
+from stammtisch.publishing.models import Delivery
+
+
+class Source(models.TextChoices):
+    API = "api", _("Read from the network")
+    MANUAL = "manual", _("Entered by hand")
+    IMPORT = "import", _("Imported from a CSV file")
+
+
+# The per-post figures every network may report, as columns; anything else goes to `extra`.
+POST_METRICS = ("impressions", "reach", "likes", "comments", "shares", "clicks", "video_views")
+
+
+class PostMetricSnapshot(models.Model):
+    """The figures of one delivery (one post on one channel) at `observed_at`. Counts are totals
+    since publishing, as the network reports them; a figure the network does not report is None
+    (unknown), never 0."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="metric_snapshots")
+    observed_at = models.DateTimeField(_("as of"))
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("reach"), null=True, blank=True)
+    likes = models.PositiveBigIntegerField(_("likes"), null=True, blank=True)
+    comments = models.PositiveBigIntegerField(_("comments"), null=True, blank=True)
+    shares = models.PositiveBigIntegerField(_("shares"), null=True, blank=True)
+    clicks = models.PositiveBigIntegerField(_("clicks"), null=True, blank=True)
+    video_views = models.PositiveBigIntegerField(_("video views"), null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)  # network-specific counts: quotes, saves, ...
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-observed_at", "-pk"]
+        constraints = [
+            # A check that runs twice, or a file imported twice, stores its figures once. Its index
+            # also serves "the latest snapshot of this delivery" (a backward scan).
+            models.UniqueConstraint(fields=["delivery", "observed_at", "source"], name="one_post_snapshot_per_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id} at {self.observed_at:%Y-%m-%d %H:%M} ({self.source})"
+
+    @property
+    def values(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in POST_METRICS}
+
+
+class ChannelMetricSnapshot(models.Model):
+    """A channel's figures (followers, ...) on one day in the workspace's time zone: the last
+    observation of that day wins."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="metric_snapshots")
+    day = models.DateField()
+    observed_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    followers = models.PositiveBigIntegerField(_("followers"), null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)  # following, posts, page likes, ...
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day", "source"], name="one_channel_snapshot_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"channel {self.channel_id} on {self.day}: {self.followers} followers"
+
+
+class MetricCheck(models.Model):
+    """One reading of figures that is due: a post's at a checkpoint after publishing, or a
+    channel's daily one (`delivery` None). Claimed by workers with a lease (analytics/sync.py)."""
+
+    class Checkpoint(models.TextChoices):
+        HOUR = "1h", _("1 hour after publishing")
+        DAY = "24h", _("24 hours after publishing")
+        WEEK = "7d", _("7 days after publishing")
+        MONTH = "28d", _("28 days after publishing")
+        BACKFILL = "backfill", _("After the channel was connected")
+        DAILY = "daily", _("Daily channel figures")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Due")
+        RUNNING = "running", _("Being read")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        PAUSED = "paused", _("Paused: the channel must be reconnected")
+        SKIPPED = "skipped", _("Skipped")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="metric_checks")
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.CASCADE, related_name="metric_checks"
+    )
+    checkpoint = models.CharField(max_length=8, choices=Checkpoint.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    due_at = models.DateTimeField()
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # failed calls (not rate-limit waits)
+    last_error = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    OPEN = (State.PENDING, State.RUNNING)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "checkpoint"],
+                condition=Q(delivery__isnull=False) & ~Q(checkpoint="backfill"),
+                name="one_metric_check_per_checkpoint",
+            ),
+            # A reconnect may ask for a backfill again, but never while one is still open.
+            models.UniqueConstraint(
+                fields=["delivery"],
+                condition=Q(checkpoint="backfill", state__in=["pending", "running"]),
+                name="one_open_backfill_per_delivery",
+            ),
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=Q(checkpoint="daily", state__in=["pending", "running"]),
+                name="one_open_daily_check_per_channel",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_at", "id"], name="metric_check_claim_idx"),
+            models.Index(fields=["channel", "state"], name="metric_check_channel_idx"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"delivery {self.delivery_id}" if self.delivery_id else f"channel {self.channel_id}"
+        return f"{self.checkpoint} check of {target}: {self.state}"

@@ -1,0 +1,163 @@
+"""When figures are read (docs/analytics.md "When checks run").
+
+* A delivery that becomes published gets four checks: 1 hour, 24 hours, 7 days and 28 days after
+  publishing (`schedule_published`, from the publisher's `deliveries_published` signal).
+* Every channel gets a daily check of its own figures (followers); each finished daily check
+  makes the next one (analytics/sync.py), `sweep` starts the chain for channels that have none.
+* A channel that is connected or reconnected gets a backfill check for each of its deliveries
+  published in the last 28 days, and its paused checks resume (`schedule_backfill`).
+* `sweep` (hourly) also schedules the checks of deliveries published recently without any:
+  published before this existed, or while the signal was lost (the worker died in between).
+
+Networks without an API (XING: `connector.assisted`) get no checks: their figures are entered
+by hand or imported from a CSV file (analytics/actions.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from stammtisch.analytics.models import MetricCheck
+from stammtisch.networks.models import Channel
+from stammtisch.networks.registry import UnknownNetwork, enabled_keys, get_network
+from stammtisch.publishing.models import Delivery
+
+Checkpoint = MetricCheck.Checkpoint
+CheckState = MetricCheck.State
+
+CHECKPOINTS: tuple[tuple[str, dt.timedelta], ...] = (
+    (Checkpoint.HOUR, dt.timedelta(hours=1)),
+    (Checkpoint.DAY, dt.timedelta(hours=24)),
+    (Checkpoint.WEEK, dt.timedelta(days=7)),
+    (Checkpoint.MONTH, dt.timedelta(days=28)),
+)
+BACKFILL_WINDOW = dt.timedelta(days=28)
+DAILY = dt.timedelta(days=1)
+SWEEP_LIMIT = 1000  # deliveries per sweep; the next sweep takes the rest
+READABLE_HEALTH = (Channel.Health.OK, Channel.Health.ERROR)
+
+
+def measured_networks() -> list[str]:
+    """Keys of the enabled networks whose figures are read through their API."""
+    return [key for key in enabled_keys() if not get_network(key).assisted]
+
+
+def _is_measured(network: str) -> bool:
+    try:
+        return not get_network(network).assisted
+    except UnknownNetwork:
+        return False
+
+
+def checks_for(delivery: Delivery) -> list[MetricCheck]:
+    """The four checkpoint checks of a published delivery (not saved)."""
+    published_at = delivery.published_at or timezone.now()
+    return [
+        MetricCheck(
+            workspace_id=delivery.channel.workspace_id,
+            channel_id=delivery.channel_id,
+            delivery=delivery,
+            checkpoint=checkpoint,
+            due_at=published_at + after,
+        )
+        for checkpoint, after in CHECKPOINTS
+    ]
+
+
+def schedule_published(deliveries: Iterable[Delivery]) -> int:
+    """Schedule the checkpoint checks of these just-published deliveries: one INSERT for all of
+    them (a delivery that has them already keeps its own). Returns how many deliveries got them."""
+    measured: dict[str, bool] = {}
+    checks: list[MetricCheck] = []
+    count = 0
+    for delivery in deliveries:
+        network = delivery.channel.network
+        if network not in measured:
+            measured[network] = _is_measured(network)
+        if measured[network]:
+            checks += checks_for(delivery)
+            count += 1
+    if checks:
+        MetricCheck.objects.bulk_create(checks, ignore_conflicts=True)
+    return count
+
+
+def daily_check(channel: Channel, due_at: dt.datetime) -> MetricCheck:
+    return MetricCheck(workspace_id=channel.workspace_id, channel=channel, checkpoint=Checkpoint.DAILY, due_at=due_at)
+
+
+@transaction.atomic
+def schedule_backfill(channel: Channel, *, now: dt.datetime | None = None) -> int:
+    """A channel was connected or reconnected: read the figures of its deliveries published in
+    the last 28 days now, resume its paused checks and make sure its daily check exists. Returns
+    how many backfill checks were scheduled."""
+    if not _is_measured(channel.network):
+        return 0
+    now = now or timezone.now()
+    paused = MetricCheck.objects.filter(channel=channel, state=CheckState.PAUSED)
+    # Checkpoints that passed while the channel was disconnected are not read late under their
+    # name: the backfill reads the current figures instead.
+    paused.filter(due_at__lte=now).update(
+        state=CheckState.SKIPPED,
+        finished_at=now,
+        last_error=_("Missed while the channel was not connected; read again after reconnecting."),
+    )
+    paused.update(state=CheckState.PENDING, last_error="")
+    recent = Delivery.objects.filter(
+        channel=channel,
+        post__workspace_id=channel.workspace_id,
+        state=Delivery.State.PUBLISHED,
+        published_at__gte=now - BACKFILL_WINDOW,
+    ).exclude(remote_id="")
+    backfill = [
+        MetricCheck(
+            workspace_id=channel.workspace_id,
+            channel=channel,
+            delivery_id=delivery_id,
+            checkpoint=Checkpoint.BACKFILL,
+            due_at=now,
+        )
+        for delivery_id in recent.values_list("pk", flat=True)
+    ]
+    MetricCheck.objects.bulk_create([*backfill, daily_check(channel, now)], ignore_conflicts=True)
+    return len(backfill)
+
+
+def sweep(now: dt.datetime | None = None) -> int:
+    """Schedule what the signals may have missed (see the module's docstring). Returns how many
+    checks it asked for (one that exists already is left as it is)."""
+    now = now or timezone.now()
+    networks = measured_networks()
+    has_checks = MetricCheck.objects.filter(delivery=OuterRef("pk"))
+    missing = (
+        Delivery.objects.filter(
+            state=Delivery.State.PUBLISHED,
+            # Through the publisher's claim index: a delivery is due before it is published.
+            due_at__gte=now - BACKFILL_WINDOW - dt.timedelta(days=1),
+            published_at__gte=now - BACKFILL_WINDOW,
+            channel__network__in=networks,
+        )
+        .exclude(remote_id="")
+        .exclude(Exists(has_checks))
+        .select_related("channel")
+        .order_by("published_at")[:SWEEP_LIMIT]
+    )
+    checks = [check for delivery in missing for check in checks_for(delivery)]
+    open_daily = MetricCheck.objects.filter(
+        channel=OuterRef("pk"), checkpoint=Checkpoint.DAILY, state__in=MetricCheck.OPEN
+    )
+    paused = MetricCheck.objects.filter(channel=OuterRef("pk"), state=CheckState.PAUSED)
+    channels = (
+        Channel.objects.filter(network__in=networks, health__in=READABLE_HEALTH)
+        .exclude(Exists(open_daily))
+        .exclude(Exists(paused))
+    )
+    checks += [daily_check(channel, now) for channel in channels]
+    MetricCheck.objects.bulk_create(checks, ignore_conflicts=True)
+    return len(checks)
