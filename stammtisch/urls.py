@@ -19,6 +19,10 @@ urlpatterns = [
     path("", include("stammtisch.publishing.urls")),
     path("notifications/", include("stammtisch.notifications.urls")),
     path("analytics/", include("stammtisch.analytics.urls")),
+    path("", include("stammtisch.inbox.urls")),
+    path("", include("stammtisch.links.urls")),
+    path("", include("stammtisch.audience.urls")),
+    path("", include("stammtisch.strategy.urls")),
 ]
 
 handler400 = "stammtisch.core.errors.bad_request"

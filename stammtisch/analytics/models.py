@@ -155,3 +155,44 @@ class MetricCheck(models.Model):
     def __str__(self) -> str:
         target = f"delivery {self.delivery_id}" if self.delivery_id else f"channel {self.channel_id}"
         return f"{self.checkpoint} check of {target}: {self.state}"
+
+
+class DailyRollup(models.Model):
+    """One figure of one day (in the workspace's time zone), computed by the worker from the raw
+    rows (analytics/rollups.py) so that dashboards never read raw events on page load.
+
+    `key` names the figure (`analytics/rollups.py` `ROLLUP_KEYS`); `dimension` is "" for the
+    workspace's total, a channel id for a channel's share, or a label (a pillar, a purpose, a
+    weekday and hour) where the key says so (docs/strategy.md)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    key = models.CharField(max_length=40)
+    dimension = models.CharField(max_length=80, blank=True, default="")
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["day", "key", "dimension"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key", "dimension", "day"], name="one_rollup_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.dimension}] on {self.day}: {self.value}"
+
+
+class RollupState(models.Model):
+    """When a workspace's rollups were last computed and are next due; claimed by workers with a
+    conditional UPDATE of `next_run_at` (analytics/rollups.py `run_due`)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="rollup_state")
+    next_run_at = models.DateTimeField(default=timezone.now)
+    backfilled = models.BooleanField(default=False)  # the long backfill has run once
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_run_at"], name="rollup_state_due_idx")]
+
+    def __str__(self) -> str:
+        return f"rollups of workspace {self.workspace_id}: next {self.next_run_at:%Y-%m-%d %H:%M}"

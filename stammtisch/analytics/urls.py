@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stammtisch.analytics import views
+from stammtisch.analytics import views, views_dashboard
 
 app_name = "analytics"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("w/<slug:slug>/import/", views.import_metrics, name="import"),
     path("w/<slug:slug>/import/confirm/", views.import_metrics_confirm, name="import_confirm"),
     path("w/<slug:slug>/import/template/", views.import_metrics_template, name="import_template"),
+    path("w/<slug:slug>/dashboard/", views_dashboard.overview, name="dashboard"),
+    path("w/<slug:slug>/best-time/slots/", views_dashboard.best_time_slots, name="best_time_slots"),
 ]

@@ -128,6 +128,11 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "feed.post_draft": gettext_lazy("Feed article saved as a draft"),
     "metrics.enter": gettext_lazy("Figures of a post entered by hand"),
     "metrics.import_csv": gettext_lazy("Figures imported from a CSV file"),
+    "link.create": gettext_lazy("Short link made"),
+    "link.update": gettext_lazy("Short link changed"),
+    "link.delete": gettext_lazy("Short link deleted"),
+    "links.settings": gettext_lazy("Link settings changed"),
+    "links.rotate_secret": gettext_lazy("Conversion secret renewed"),
 }
 
 

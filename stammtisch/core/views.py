@@ -17,7 +17,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stammtisch.core.access import (
@@ -58,34 +57,8 @@ from stammtisch.core.roles import ROLE_HELP, Perm, Role
 AUDIT_PAGE_SIZE = 50
 
 # Sections of the navigation whose issue has not been built yet; each says so plainly.
-PLANNED_SECTIONS = {
-    "inbox": (
-        gettext_lazy("Inbox"),
-        gettext_lazy(
-            "The unified inbox for comments, mentions and messages from every channel, with "
-            "replies, assignment and response times."
-        ),
-    ),
-    "people": (
-        gettext_lazy("People"),
-        gettext_lazy(
-            "Every follower as an individual: profiles across networks, history, loyalty score, "
-            "segments, offline contacts and GDPR export and erasure."
-        ),
-    ),
-    "links": (
-        gettext_lazy("Links"),
-        gettext_lazy(
-            "Short links with UTM parameters, first-party click and conversion tracking, QR codes and website embeds."
-        ),
-    ),
-    "goals": (
-        gettext_lazy("Goals & Analytics"),
-        gettext_lazy(
-            "Goals with KPIs, targets and deadlines, dashboards over weeks and months, best time to post and reports."
-        ),
-    ),
-}
+# ("Goals & Analytics" is built: stammtisch/strategy and the analytics dashboard.)
+PLANNED_SECTIONS: dict[str, tuple[Any, Any]] = {}
 
 
 @account_view

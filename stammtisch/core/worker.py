@@ -107,6 +107,63 @@ def metric_scheduling(now: dt.datetime) -> None:
     scheduling.sweep(now)
 
 
+def inbox_sync(now: dt.datetime) -> None:
+    """Read new comments, mentions and messages of the channels that are due (inbox/sync.py).
+    Not one transaction: each network call happens outside any transaction and each page of
+    events commits with its cursor."""
+    from stammtisch.inbox import sync
+
+    stored = sync.run_due(default_worker_id(), now=now)
+    if stored:
+        log.info("stored %d inbox events", stored)
+
+
+def inbox_replies(now: dt.datetime) -> None:
+    """Send the replies written in the inbox, each exactly once (inbox/replies.py). Not one
+    transaction: each attempt is committed before its network call."""
+    from stammtisch.inbox import replies
+
+    sent = replies.run_due(default_worker_id(), now=now)
+    if sent:
+        log.info("sent %d inbox replies", sent)
+
+
+def sandbox_link_clicks(now: dt.datetime) -> None:
+    """Record the clicks of the Sandbox's audience on our short links like real ones, with
+    simulated conversions (links/auto.py). Each click commits on its own."""
+    from stammtisch.links import auto
+
+    recorded = auto.record_sandbox_clicks()
+    if recorded:
+        log.info("recorded %d simulated link clicks", recorded)
+
+
+def click_import(now: dt.datetime) -> None:
+    """Store the clicks the redirector spooled (links/spool.py) in the Click table. Not one
+    transaction: each batch commits before its spool file may be deleted."""
+    from stammtisch.links import spool
+
+    spool.import_spool()
+
+
+def audience(now: dt.datetime) -> None:
+    """Read new inbox rows into people; once a day move stages and apply retention
+    (audience/jobs.py). Not one transaction: each batch of rows commits with its cursor."""
+    from stammtisch.audience import jobs
+
+    jobs.run(now)
+
+
+def rollups(now: dt.datetime) -> None:
+    """Recompute the daily rollups dashboards and goals read (analytics/rollups.py): the last
+    days of each due workspace, a backfill the first time. Each workspace commits on its own."""
+    from stammtisch.analytics import rollups as analytics_rollups
+
+    done = analytics_rollups.run_due(now)
+    if done:
+        log.info("refreshed the rollups of %d workspaces", done)
+
+
 @dataclass
 class Job:
     name: str
@@ -126,6 +183,12 @@ def default_jobs() -> list[Job]:
         Job("token expiry", 3600.0, token_expiry, atomic=False),
         Job("metrics", 60.0, metric_checks, atomic=False),
         Job("metric scheduling", 3600.0, metric_scheduling),
+        Job("sandbox link clicks", 10.0, sandbox_link_clicks, atomic=False),
+        Job("click import", 1.0, click_import, atomic=False),
+        Job("inbox sync", 10.0, inbox_sync, atomic=False),
+        Job("inbox replies", 2.0, inbox_replies, atomic=False),
+        Job("audience", 10.0, audience, atomic=False),
+        Job("rollups", 60.0, rollups, atomic=False),
     ]
 
 

@@ -57,6 +57,12 @@ def merge_credentials(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str
 
 
 @transaction.atomic
+def https_avatar(url: Any) -> str:
+    """A network's picture address for `Channel.avatar_url`: https only, and it must fit the column."""
+    text = str(url or "")
+    return text if text.startswith("https://") and len(text) <= 200 else ""
+
+
 def do_connect_channel(
     actor: Actor,
     workspace: Workspace,

@@ -201,3 +201,26 @@ class Network:
 
     def refresh_credentials(self, channel: Channel) -> Credentials:
         raise NotImplementedError
+
+    # --- optional: moderating what others wrote (the inbox's like, hide and delete buttons) -----
+    # The actions a connector implements, out of MODERATION_ACTIONS; the inbox offers only these.
+    supports_moderation: ClassVar[frozenset[str]] = frozenset()
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        """Like (favourite) someone's comment or message as the channel."""
+        raise NotImplementedError
+
+    def unlike(self, channel: Channel, remote: Remote) -> None:
+        """Take back the channel's like of `remote` (not offered by the inbox yet; X, Bluesky)."""
+        raise NotImplementedError
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        """Hide someone's comment from the public (or show it again with `hidden=False`)."""
+        raise NotImplementedError
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        """Delete someone's comment under one of the channel's posts."""
+        raise NotImplementedError
+
+
+MODERATION_ACTIONS = frozenset({"like", "hide", "unhide", "delete"})

@@ -255,3 +255,76 @@ register(
         body=_assisted_body,
     )
 )
+
+
+# --- inbox --------------------------------------------------------------------------------------
+
+INBOX_ASSIGNED = "inbox_assigned"
+INBOX_MENTIONED = "inbox_mentioned"
+INBOX_REPLY_APPROVAL = "inbox_reply_approval"
+
+
+def _inbox_assigned_title(data: Mapping[str, Any], count: int) -> str:
+    if count > 1:
+        return fill(
+            ngettext("%(count)s conversation assigned to you", "%(count)s conversations assigned to you", count),
+            data,
+            count=count,
+        )
+    if data.get("rule"):
+        return fill(_("The rule “%(rule)s” assigned a conversation on %(channel)s to you"), data)
+    return fill(_("%(actor)s assigned a conversation on %(channel)s to you"), data)
+
+
+def _inbox_excerpt(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("“%(excerpt)s”"), data) if data.get("excerpt") else ""
+
+
+def _inbox_mentioned_title(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("%(actor)s mentioned you in a note"), data)
+
+
+def _inbox_note_body(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("“%(note)s”"), data) if data.get("note") else ""
+
+
+def _inbox_approval_title(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("%(actor)s asks you to approve a reply on %(channel)s"), data)
+
+
+def _inbox_reply_body(data: Mapping[str, Any], count: int) -> str:
+    return fill(_("“%(reply)s”"), data) if data.get("reply") else ""
+
+
+register(
+    Kind(
+        key=INBOX_ASSIGNED,
+        label=gettext_lazy("Inbox: assigned to you"),
+        help=gettext_lazy("A member or an inbox rule assigned a conversation to you."),
+        perms=(Perm.EDIT,),
+        title=_inbox_assigned_title,
+        body=_inbox_excerpt,
+    )
+)
+register(
+    Kind(
+        key=INBOX_MENTIONED,
+        label=gettext_lazy("Inbox: mentioned in a note"),
+        help=gettext_lazy("Someone wrote @your-username in an internal note of the inbox."),
+        perms=(Perm.COMMENT,),
+        title=_inbox_mentioned_title,
+        body=_inbox_note_body,
+    )
+)
+register(
+    Kind(
+        key=INBOX_REPLY_APPROVAL,
+        label=gettext_lazy("Inbox: reply waiting for approval"),
+        help=gettext_lazy(
+            "The workspace wants inbox replies approved, and an editor wrote one. To reviewers, admins and owners."
+        ),
+        perms=(Perm.COMMENT,),
+        title=_inbox_approval_title,
+        body=_inbox_reply_body,
+    )
+)

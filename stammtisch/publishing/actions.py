@@ -44,12 +44,13 @@ def _refuse_what_networks_refuse(
     variants: Mapping[int, str],
     first_comment: str,
     media: Sequence[MediaAsset] = (),
+    link: str = "",
 ) -> None:
     """Refuse to schedule or publish a text (or first comment) a channel's network would refuse,
     naming every such channel: the composer checks as you type, but every caller (API, CSV
     import, feeds, approvals) schedules through here. Drafts are not checked. `media`: the
     post's files (Instagram refuses a post without one)."""
-    checks = composer.check_channels(channels, text, variants, first_comment=first_comment, media=media)
+    checks = composer.check_channels(channels, text, variants, first_comment=first_comment, media=media, link=link)
     invalid = composer.failing(checks)
     if invalid:
         raise ActionError(
@@ -94,7 +95,7 @@ def do_create_post(
     if any(asset.workspace_id != workspace.pk for asset in media):
         raise ActionError(_("A media file does not belong to this workspace."))
     if scheduled_at is not None:
-        _refuse_what_networks_refuse(channels, text, variants or {}, first_comment, media)
+        _refuse_what_networks_refuse(channels, text, variants or {}, first_comment, media, link)
     # Approvals (docs/approvals.md): with a time, in a workspace that requires approval, the post
     # waits for approval and its deliveries get no due time until a reviewer approves it.
     held = scheduled_at is not None and approvals.approval_required(workspace)
@@ -198,6 +199,7 @@ def do_publish_now(actor: Actor, post: Post, *, now: dt.datetime | None = None) 
         {d.channel_id: d.text for d in pending},
         post.first_comment,
         media_files.assets_of(post.pk),
+        post.link,
     )
     due = post.deliveries.filter(state__in=publisher.PENDING_STATES).update(state=State.SCHEDULED, due_at=now)
     if not due:
@@ -416,6 +418,7 @@ def do_update_post(
             {d.channel_id: texts[d.pk] for d in deliveries},
             comment,
             media_files.assets_of(post.pk),
+            link,
         )
     by_text: dict[str, list[int]] = {}  # new text -> deliveries that get it
     for delivery in deliveries:

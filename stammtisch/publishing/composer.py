@@ -169,13 +169,27 @@ class ChannelCheck:
         return self.max_hashtags is not None and len(self.hashtags) > self.max_hashtags
 
 
-def check_channel(channel: Channel, text: str, variant: str = "", media: Sequence[MediaAsset] = ()) -> ChannelCheck:
+def as_sent(text: str, link: str) -> str:
+    """`text` as the publisher sends it: the post's `link` replaced by its delivery's short link
+    when short links are made for it (links/auto.py). Every short link of this instance has the
+    same length, so a stand-in of that length is counted (Bluesky counts a link's characters)."""
+    if not link or link not in text:
+        return text
+    from stammtisch.links import auto  # links imports publishing: imported when needed
+
+    return auto.outgoing_text(text, link, auto.short_url_stand_in(link))
+
+
+def check_channel(
+    channel: Channel, text: str, variant: str = "", media: Sequence[MediaAsset] = (), link: str = ""
+) -> ChannelCheck:
     """`variant` is the channel's own text; empty (or only spaces) means the post's text.
-    `media` are the post's files, in order (every channel gets the same)."""
+    `media` are the post's files, in order (every channel gets the same). `link`: the post's
+    link, counted as the short link that replaces it (`as_sent`)."""
     own = bool(variant.strip())
     body = variant if own else text
     key = rules_key_for(channel)
-    validation = rules.validate(key, body, for_rules(media)) if key else None
+    validation = rules.validate(key, as_sent(body, link), for_rules(media)) if key else None
     limit = rules.RULES[key].max_hashtags if key else None
     return ChannelCheck(
         channel=channel,
@@ -196,8 +210,9 @@ def check_channels(
     *,
     first_comment: str = "",
     media: Sequence[MediaAsset] = (),
+    link: str = "",
 ) -> list[ChannelCheck]:
-    checks = [check_channel(channel, text, variants.get(channel.pk, ""), media) for channel in channels]
+    checks = [check_channel(channel, text, variants.get(channel.pk, ""), media, link) for channel in channels]
     if first_comment.strip():
         checks = [replace(check, first_comment=check_first_comment(check.channel, first_comment)) for check in checks]
     return checks

@@ -341,7 +341,7 @@ def channel_text(channel: Channel, template: str, entry: Entry, link: str) -> tu
     text, check = "", None
     for limit in SUMMARY_STEPS:
         text = render(template, title=entry.title, link=link, summary=shorten(entry.summary, limit))
-        check = composer.check_channel(channel, text)
+        check = composer.check_channel(channel, text, link=entry.link)  # counted as it is sent
         if check.ok or "{summary}" not in template:
             break
     assert check is not None

@@ -169,6 +169,7 @@ class ComposeForm(forms.Form):
         required=False,
         max_length=60,
         help_text=_("A free label such as “Recipes” or “Events”."),
+        widget=forms.TextInput(attrs={"list": "pillar-choices"}),  # the workspace's pillars (strategy)
     )
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices, initial=Post.Purpose.VALUE)
     when = forms.ChoiceField(
@@ -394,7 +395,12 @@ class PostEditForm(forms.Form):
 
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), max_length=63206)
     link = forms.URLField(label=_("Link"), required=False, max_length=2000, assume_scheme="https")
-    pillar = forms.CharField(label=_("Content pillar"), required=False, max_length=60)
+    pillar = forms.CharField(
+        label=_("Content pillar"),
+        required=False,
+        max_length=60,
+        widget=forms.TextInput(attrs={"list": "pillar-choices"}),  # the workspace's pillars (strategy)
+    )
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices)
     first_comment = forms.CharField(
         label=_("First comment"),

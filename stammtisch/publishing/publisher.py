@@ -272,12 +272,13 @@ def process_batch(
             later.append((item, now + (available_at - wall)))
     processed += _defer(worker, later)
     media_of = media.outgoing_media({loaded[item.delivery_id].post_id for item in ready})
+    short_of = _short_links([loaded[item.delivery_id] for item in ready])  # one query for the batch
     broken: set[int] = set()  # channels that answered with an auth error meanwhile
     limited: dict[int, dt.datetime] = {}  # channels that answered 429, until when
     for start in range(0, len(ready), CALLS_PER_TRANSACTION):
         group = ready[start : start + CALLS_PER_TRANSACTION]
         deliveries = [loaded[item.delivery_id] for item in group]
-        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken, limited, media_of)
+        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken, limited, media_of, short_of)
         processed += done
         if done < len(group):
             release(worker, ready[start + done :])
@@ -341,6 +342,7 @@ def _publish_group(
     broken: set[int],
     limited: dict[int, dt.datetime],
     media_of: dict[int, tuple[MediaItem, ...]],
+    short_of: dict[int, str],
 ) -> int:
     """First publishes of a group of deliveries (see `process_batch`). Returns how many were
     handled; the others were not sent and their attempts are unrecorded again (the caller
@@ -376,7 +378,7 @@ def _publish_group(
         _warn_if_late(delivery, State.SCHEDULED, now)
         connector = connectors[delivery.channel.network]
         assert connector is not None
-        outcome = _call_publish(delivery, connector, attempt, now, media_of.get(delivery.post_id, ()))
+        outcome = _call_publish(delivery, connector, attempt, now, media_of.get(delivery.post_id, ()), short_of)
         if outcome.auth:
             broken.add(delivery.channel_id)
         if outcome.retry_after:  # a 429: `_store` blocks the channel's buckets for every worker
@@ -530,11 +532,19 @@ def _call_publish(
     attempt: DeliveryAttempt,
     now: dt.datetime,
     media_items: tuple[MediaItem, ...] | None = None,
+    short_of: dict[int, str] | None = None,
 ) -> _Outcome:
     """The network call, outside any transaction (it may take seconds and holds no lock).
-    `media_items`: the post's media when the caller loaded them for a whole batch."""
+    `media_items`: the post's media, `short_of`: short links by delivery, when the caller loaded
+    them for a whole batch. The post's link goes out as the delivery's own short link."""
     items = media_items if media_items is not None else media.items_of(delivery.post)
-    outgoing = Outgoing(text=delivery.text, link=delivery.post.link, media=items)
+    short = (short_of if short_of is not None else _short_links([delivery])).get(delivery.pk, "")
+    if short:
+        from stammtisch.links.auto import outgoing_text
+
+        outgoing = Outgoing(text=outgoing_text(delivery.text, delivery.post.link, short), link=short, media=items)
+    else:
+        outgoing = Outgoing(text=delivery.text, link=delivery.post.link, media=items)
     if connector.assisted:  # no API (Xing): nothing is sent; a person posts it and confirms
         return _assisted_outcome(delivery, connector, attempt, now)
     try:
@@ -542,6 +552,14 @@ def _call_publish(
     except Exception as exc:
         return _error_outcome(delivery, _as_network_error(exc), attempt, now)
     return _published_outcome(delivery, remote, attempt, now)
+
+
+def _short_links(deliveries: list[Delivery]) -> dict[int, str]:
+    """Each delivery's short link (made on first use), by delivery id; none for posts without a
+    link. One query for all of them (docs/links.md)."""
+    from stammtisch.links.auto import for_deliveries
+
+    return for_deliveries(deliveries)
 
 
 def _as_network_error(exc: Exception) -> NetworkError:

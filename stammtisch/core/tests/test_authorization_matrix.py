@@ -109,6 +109,61 @@ def samples(cast) -> dict[str, Any]:
 
     asset = MediaAsset(workspace=cast.workspace, content_type="image/png", original_name="x.png")
     asset.file.save("x.png", ContentFile(b"\x89PNG sample"), save=True)
+    from stammtisch.inbox.models import Conversation, Message, SavedReply
+
+    conversation = Conversation.objects.create(
+        workspace=cast.workspace,
+        channel=channel,
+        kind="comments",
+        root_remote_id="post-1",
+        last_message_at=timezone.now(),
+    )
+    message = Message.objects.create(
+        workspace=cast.workspace,
+        conversation=conversation,
+        channel=channel,
+        remote_id="post-2",
+        text="Habt ihr heute offen?",
+        occurred_at=timezone.now(),
+    )
+    saved_reply = SavedReply.objects.create(
+        workspace=cast.workspace, title="Öffnungszeiten", text="Hallo {first_name}!"
+    )
+    from stammtisch.inbox.models import ConversationLabel, Reply, Rule, SavedView
+
+    inbox_rule = Rule.objects.create(workspace=cast.workspace, name="Beschwerden", intent="complaint", label="Ärger")
+    inbox_view = SavedView.objects.create(workspace=cast.workspace, owner=cast.alice, name="Offen", shared=True)
+    inbox_label = ConversationLabel.objects.create(workspace=cast.workspace, conversation=conversation, name="Ärger")
+    inbox_reply = Reply.objects.create(
+        workspace=cast.workspace,
+        conversation=conversation,
+        channel=channel,
+        in_reply_to="post-2",
+        text="Ja, bis 18 Uhr!",
+        state="approval",
+    )
+    from stammtisch.links.actions import settings_for
+    from stammtisch.links.models import ShortLink
+
+    short_link = ShortLink.objects.create(workspace=cast.workspace, target="https://example.org/", post=post)
+    from stammtisch.audience.models import Person
+
+    person = Person.objects.create(workspace=cast.workspace, display_name="Max Mustermann")
+    from stammtisch.strategy.models import ContentPillar, Goal
+
+    goal = Goal.objects.create(
+        workspace=cast.workspace,
+        kind="traffic",
+        name="Mehr Klicks",
+        kpi="traffic.clicks",
+        target=500,
+        start=timezone.now().date(),
+        deadline=timezone.now().date() + timezone.timedelta(days=90),
+    )
+    pillar = ContentPillar.objects.create(workspace=cast.workspace, name="Rezepte", target_share=40)
+    from stammtisch.audience.models import Segment
+
+    segment = Segment.objects.create(workspace=cast.workspace, name="Stammgäste", filters={"stage": "loyal"})
     return {
         "slug": cast.workspace.slug,
         "channel_id": channel.pk,
@@ -127,6 +182,20 @@ def samples(cast) -> dict[str, Any]:
         "link_id": review_link.pk,
         "feed_id": feed.pk,
         "media_id": asset.pk,
+        "conversation_id": conversation.pk,
+        "message_id": message.pk,
+        "saved_reply_id": saved_reply.pk,
+        "rule_id": inbox_rule.pk,
+        "view_id": inbox_view.pk,
+        "label_id": inbox_label.pk,
+        "reply_id": inbox_reply.pk,
+        "person_id": person.pk,
+        "segment_id": segment.pk,
+        "short_link_id": short_link.pk,
+        "code": short_link.code,
+        "site_key": settings_for(cast.workspace).site_key,
+        "goal_id": goal.pk,
+        "pillar_id": pillar.pk,
     }
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from stammtisch.core.actions import ActionError, Actor, require_perm
 from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
-from stammtisch.networks.actions import do_connect_channel, merge_credentials
+from stammtisch.networks.actions import do_connect_channel, https_avatar, merge_credentials
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.bluesky import api
 from stammtisch.networks.bluesky.oauth_actions import forget_other_sign_in
@@ -69,7 +69,6 @@ def do_connect_bluesky_channel(
     session = sign_in(pds, identifier, app_password)
     profile = profile_of(pds, session)
     handle = str(session.get("handle") or profile.get("handle") or session["did"])
-    avatar = str(profile.get("avatar") or "")
     with transaction.atomic():
         # A channel that was connected by OAuth before keeps nothing of that sign-in.
         forget_other_sign_in(workspace, did=str(session["did"]), handle=handle, keep="app_password")
@@ -82,7 +81,7 @@ def do_connect_bluesky_channel(
             remote_account_id=str(session["did"]),
             credentials=api.session_credentials(session),
             network_data=session_data(session, pds),
-            avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+            avatar_url=https_avatar(profile.get("avatar")),
             # Must reconnect by: the refresh token's expiry (docs/networks/health.md).
             token_expires_at=api.jwt_expiry(str(session.get("refreshJwt") or "")),
             match_remote_id=True,

@@ -52,6 +52,7 @@ GET_POSTS = "app.bsky.feed.getPosts"
 GET_PROFILE = "app.bsky.actor.getProfile"
 LIST_NOTIFICATIONS = "app.bsky.notification.listNotifications"
 POST_COLLECTION = "app.bsky.feed.post"
+LIKE_COLLECTION = "app.bsky.feed.like"
 POST_URL = "https://bsky.app/profile/{actor}/post/{rkey}"
 
 # Errors the PDS gives for an access or refresh token that no longer works.

@@ -273,6 +273,50 @@ class BlueskyNetwork(Network):
                 "POST", api.DELETE_RECORD, "delete", json={"repo": repo, "collection": collection, "rkey": rkey}
             )
 
+    # --- moderation (the inbox's like button) ----------------------------------------------------
+    # A like is an app.bsky.feed.like record in our repository with the post's uri and cid as
+    # `subject` (com.atproto.repo.createRecord); unliking deletes that record. The post view of
+    # app.bsky.feed.getPosts gives the cid and, in `viewer.like`, the uri of our like record, so
+    # nothing needs storing and a like given in the app is found too.
+    # https://docs.bsky.app/docs/tutorials/like-repost. Hiding others' replies exists only as the
+    # root post's threadgate `hiddenReplies` (a read-modify-write of that record): not offered yet.
+    # Bluesky lets nobody delete others' posts.
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like"})
+
+    @staticmethod
+    def _post_view(session: _Session, uri: str, what: str) -> dict[str, Any]:
+        api.split_uri(uri)
+        posts = session.call("GET", api.GET_POSTS, what, params={"uris": [uri]}).get("posts") or []
+        post = next((p for p in posts if isinstance(p, dict) and p.get("uri") == uri and p.get("cid")), None)
+        if post is None:
+            raise NetworkError(f"Bluesky {what}: the post no longer exists", permanent=True)
+        return post
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        with self._session(channel) as session:
+            post = self._post_view(session, remote.id, "like")
+            if (post.get("viewer") or {}).get("like"):
+                return  # liked already
+            record = {
+                "$type": api.LIKE_COLLECTION,
+                "subject": {"uri": post["uri"], "cid": post["cid"]},
+                "createdAt": api.format_time(timezone.now()),
+            }
+            payload = {"repo": session.did, "collection": api.LIKE_COLLECTION, "record": record}
+            session.call("POST", api.CREATE_RECORD, "like", json=payload)
+
+    def unlike(self, channel: Channel, remote: Remote) -> None:
+        with self._session(channel) as session:
+            like_uri = str((self._post_view(session, remote.id, "unlike").get("viewer") or {}).get("like") or "")
+            if not like_uri:
+                return  # not liked (any more)
+            repo, collection, rkey = api.split_uri(like_uri)
+            if repo != session.did or collection != api.LIKE_COLLECTION:
+                raise NetworkError(f"Bluesky unlike: not our like record: {like_uri}", permanent=True)
+            payload = {"repo": repo, "collection": collection, "rkey": rkey}
+            session.call("POST", api.DELETE_RECORD, "unlike", json=payload)
+
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
         """Notifications since `cursor["seen_at"]` (the newest one seen last time). The first sync
         takes only the newest page (no backfill of the account's whole history)."""

@@ -17,7 +17,7 @@ from django.utils import timezone
 from stammtisch.core.actions import Actor, require_perm
 from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
-from stammtisch.networks.actions import do_connect_channel, merge_credentials
+from stammtisch.networks.actions import do_connect_channel, https_avatar, merge_credentials
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.bluesky import api, auth, dpop, identity, oauth
 from stammtisch.networks.models import Channel
@@ -92,7 +92,6 @@ def do_connect_bluesky_oauth_channel(
     handle = account.handle or account.did
     forget_other_sign_in(workspace, did=account.did, handle=handle, keep=auth.OAUTH)
     now = timezone.now()
-    avatar = str(profile.get("avatar") or "")
     return do_connect_channel(
         actor,
         workspace,
@@ -107,7 +106,7 @@ def do_connect_bluesky_oauth_channel(
             "scope": str(token.get("scope") or ""),
             "oauth_started_at": now.isoformat(),
         },
-        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+        avatar_url=https_avatar(profile.get("avatar")),
         # Must reconnect by: the refresh token's (estimated) end (docs/networks/health.md).
         token_expires_at=oauth.reconnect_by(now, now),
         match_remote_id=True,

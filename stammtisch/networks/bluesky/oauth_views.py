@@ -153,7 +153,8 @@ def _lost(request: HttpRequest, expired: dict[str, Any] | None) -> HttpResponse:
     newest = sorted(_pending(request.session).values(), key=lambda flow: str(flow.get("started")))
     if newest:  # the workspace this browser was connecting to most recently
         return _back(request, str(newest[-1]["workspace"]), message)
-    return render(request, "bluesky/oauth_error.html", {"message": message}, status=400)
+    context = {"title": _("Bluesky was not connected"), "message": message}
+    return render(request, "networks/callback_error.html", context, status=400)
 
 
 @account_view

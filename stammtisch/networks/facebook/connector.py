@@ -178,6 +178,24 @@ class FacebookNetwork(MetaNetwork):
                 return  # already gone
             api.check(response, "Facebook delete")
 
+    # --- moderation of comments on the Page's posts ---------------------------------------------
+    # Graph API, Comment node: POST {comment-id}/likes likes it; POST {comment-id} with
+    # is_hidden=true|false hides it from everyone but its author and their friends;
+    # DELETE {comment-id} deletes it (https://developers.facebook.com/docs/graph-api/reference/comment/).
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like", "hide", "unhide", "delete"})
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        with self._client(channel) as http:
+            api.call(http, "POST", f"{remote.id}/likes", "Facebook like")
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        with self._client(channel) as http:
+            api.call(http, "POST", remote.id, "Facebook hide", data={"is_hidden": "true" if hidden else "false"})
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        self.delete(channel, remote)
+
     # --- activity and metrics -------------------------------------------------------------------
 
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:

@@ -17,6 +17,8 @@ A channel is one Instagram account: `remote_account_id` = the IG user id, `handl
 * reply: POST /{ig-media}/comments (the first comment, a comment on our post) or, for a comment,
   POST /{ig-comment}/replies.
 * delete: DELETE /{ig-media}.
+* moderation (inbox): hide/unhide and delete others' comments; no like (the API has none).
+* fetch_mention: the text of a mention that the inbox's webhook announced by ids only.
 * fetch_activity: comments and their replies on the account's 25 newest posts.
 * fetch_metrics: likes and comments per post, reach, views, saves and shares from media insights;
   followers of the account.
@@ -56,6 +58,10 @@ ACTIVITY_POSTS = 25
 COMMENT_FIELDS = "id,text,timestamp,username,from{id,username}"
 MEDIA_ACTIVITY_FIELDS = f"id,timestamp,comments.limit(50){{{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}}}"
 INSIGHT_METRICS = "reach,views,saved,shares"
+# Fields the IG User mentioned_comment and mentioned_media references list (the comment has no author
+# field; a caption mention gives the author's username).
+MENTIONED_COMMENT_FIELDS = "id,text,timestamp,media{id}"
+MENTIONED_MEDIA_FIELDS = "id,caption,timestamp,username"
 
 
 class InstagramNetwork(MetaNetwork):
@@ -274,6 +280,64 @@ class InstagramNetwork(MetaNetwork):
             if api.is_not_found(response):
                 return  # already gone
             api.check(response, "Instagram delete")
+
+    # --- moderation of comments on the account's media -------------------------------------------
+    # IG Comment node: POST /{ig-comment-id} with hide=true|false hides a comment from everyone but
+    # its author; DELETE /{ig-comment-id} deletes it (both for comments on the account's own media,
+    # permission instagram_manage_comments; answer {"success": true}). The Instagram API has no call
+    # to like a comment, so "like" is not offered.
+    # https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"hide", "unhide", "delete"})
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        with self._client(channel) as http:
+            body = api.call(http, "POST", remote.id, "Instagram hide", data={"hide": "true" if hidden else "false"})
+        if body.get("success") is False:
+            raise NetworkError("Instagram hide: Instagram did not change the comment", permanent=True)
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        self.delete(channel, remote)
+
+    # --- mentions (the inbox's webhook carries only ids) ------------------------------------------
+
+    def fetch_mention(
+        self, channel: Channel, *, media_id: str, comment_id: str = "", occurred_at: dt.datetime | None = None
+    ) -> Event | None:
+        """The mention of the account that a `mentions` webhook announced by ids only: the comment
+        (GET /{ig-user}?fields=mentioned_comment.comment_id({id}){...}) or, without a comment id, the
+        caption of the media (mentioned_media.media_id({id}){...}). None when Instagram no longer
+        has it (deleted, or comments turned off). The Event matches what the webhook mapping stored
+        before: kind "mention", the comment's (or media's) id, data["thread"] = the media id."""
+        if comment_id:
+            fields = f"mentioned_comment.comment_id({comment_id}){{{MENTIONED_COMMENT_FIELDS}}}"
+            key, text_field = "mentioned_comment", "text"
+        else:
+            fields = f"mentioned_media.media_id({media_id}){{{MENTIONED_MEDIA_FIELDS}}}"
+            key, text_field = "mentioned_media", "caption"
+        with self._client(channel) as http:
+            label = "Instagram mention"
+            response = api.send(http, "GET", channel.remote_account_id, label, params={"fields": fields})
+            if api.is_not_found(response):
+                return None
+            body = api.json_of(api.check(response, label), label)
+        found = body.get(key)
+        if not isinstance(found, dict) or not found.get("id"):
+            return None
+        occurred = api.parse_time(found.get("timestamp")) or occurred_at
+        if occurred is None:
+            return None
+        thread = str((found.get("media") or {}).get("id") or media_id) if comment_id else str(found["id"])
+        username = str(found.get("username") or "")
+        return Event(
+            kind="mention",
+            remote_id=str(found["id"]),
+            occurred_at=occurred,
+            author_handle=username,
+            author_name=username,
+            text=str(found.get(text_field) or ""),
+            data={"thread": thread or str(found["id"])},
+        )
 
     # --- activity and metrics -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import Workspace
-from stammtisch.networks.actions import do_connect_channel, merge_credentials
+from stammtisch.networks.actions import do_connect_channel, https_avatar, merge_credentials
 from stammtisch.networks.linkedin import api, oauth
 from stammtisch.networks.models import Channel
 
@@ -51,11 +51,6 @@ def reconnect_by(credentials: dict[str, Any]) -> dt.datetime | None:
     return when if when is not None and timezone.is_aware(when) else None
 
 
-def _https(url: Any) -> str:
-    text = str(url or "")
-    return text if text.startswith("https://") and len(text) <= 200 else ""
-
-
 def do_connect_linkedin_member(
     actor: Actor, workspace: Workspace, *, token: dict[str, Any], member: dict[str, Any]
 ) -> Channel:
@@ -72,7 +67,7 @@ def do_connect_linkedin_member(
         remote_account_id=api.person_urn(member_id),
         credentials=credentials,
         network_data={"kind": MEMBER, "scopes": oauth.scopes_of(token), "connected_by": member_id},
-        avatar_url=_https(member.get("picture")),
+        avatar_url=https_avatar(member.get("picture")),
         token_expires_at=reconnect_by(credentials),
         match_remote_id=True,
     )

@@ -55,6 +55,7 @@ VIDEOS_FINALIZE = "/rest/videos?action=finalizeUpload"
 COMMENTS = "/rest/socialActions/{urn}/comments"
 COMMENT = "/rest/socialActions/{urn}/comments/{id}"
 SOCIAL_METADATA = "/rest/socialMetadata/{urn}"
+REACTIONS = "/rest/reactions"  # POST ?actor={urn} {"root", "reactionType"}: react to a post or comment
 ORGANIZATION_ACLS = "/rest/organizationAcls"
 ORGANIZATION = "/rest/organizations/{id}"
 NETWORK_SIZE = "/rest/networkSizes/{urn}"

@@ -495,6 +495,27 @@ class LinkedInNetwork(Network):
                 return  # already gone
             api.check(response, "delete")
 
+    # --- moderation of comments on the author's posts (the inbox's like and delete buttons) ------
+    # like: POST /rest/reactions?actor={author} with {"root": <comment URN>, "reactionType": "LIKE"}
+    # (Reactions API, "Create a Reaction on a Comment"; w_member_social or w_organization_social).
+    # delete: DELETE /rest/socialActions/{thread}/comments/{id}?actor={author} (Comments API); LinkedIn
+    # answers 403 when the author may not delete that comment. LinkedIn has no hiding of comments.
+    # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/reactions-api
+    # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/comments-api
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like", "delete"})
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        author = self._author(channel)
+        url = f"{api.REACTIONS}?{api.query(actor=api.enc(author))}"
+        with self._client(channel) as http:
+            api.call(http, "POST", url, "like", json={"root": remote.id, "reactionType": "LIKE"})
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        if api.parse_comment_urn(remote.id) is None:
+            raise NetworkError(f"LinkedIn: not a comment: {remote.id}", permanent=True)
+        self.delete(channel, remote)
+
     # --- activity ---------------------------------------------------------------------------------
 
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:

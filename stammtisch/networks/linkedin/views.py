@@ -12,20 +12,18 @@ person picks the profile and/or pages: one channel each.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.access import WorkspaceRequest, account_view, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.crypto import decrypt, encrypt
 from stammtisch.core.roles import Perm
@@ -33,61 +31,47 @@ from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.linkedin import oauth
 from stammtisch.networks.linkedin.actions import do_connect_linkedin_member, do_connect_linkedin_organization
+from stammtisch.networks.oauth_views import ConnectFlow
 
 log = logging.getLogger(__name__)
 
-FLOW_KEY = "linkedin_oauth"
+FLOW = ConnectFlow(
+    network="linkedin",
+    session_key="linkedin_oauth",
+    switches=("linkedin",),
+    not_connected=gettext_lazy("LinkedIn was not connected"),
+    declined=gettext_lazy("LinkedIn was not connected: the sign-in was cancelled on LinkedIn."),
+    no_code=gettext_lazy("LinkedIn sent no authorization code. Please start again."),
+    switched_off=gettext_lazy("LinkedIn is switched off on this server."),
+    failed=gettext_lazy("LinkedIn could not be connected: %(error)s"),
+)
 SELECT_KEY = "linkedin_select"
-SELECT_LIFETIME = dt.timedelta(minutes=30)
 MODES = ("member", "pages")
 # What LinkedIn sends back as `error` when the person said no (docs: authorization code flow,
 # "Member declined authorization").
 DECLINED = ("user_cancelled_login", "user_cancelled_authorize", "access_denied")
 
 
-def _enabled() -> bool:
-    return bool(settings.NETWORKS_ENABLED.get("linkedin", False))
-
-
 @workspace_view(Perm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def connect(request: WorkspaceRequest) -> HttpResponse:
     slug = request.workspace.slug
-    if not _enabled():
-        messages.error(request, _("LinkedIn is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    if not FLOW.enabled():
+        return FLOW.off(request, slug)
     if request.method == "POST":
         mode = request.POST.get("mode", "member")
         if mode not in MODES:
             mode = "member"
-        state = oauth_flow.start_flow(request.session, FLOW_KEY, {"workspace": slug, "mode": mode})
+        state = FLOW.start(request, {"workspace": slug, "mode": mode})
         return HttpResponseRedirect(oauth.authorization_url(state=state, pages=mode == "pages"))
     return render(request, "linkedin/connect.html", {"nav": "settings"})
 
 
-def _failed(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "linkedin/callback_error.html", {"message": message}, status=400)
-
-
-@account_view
-@require_GET
-def callback(request: HttpRequest) -> HttpResponse:
-    flow = oauth_flow.take_flow(request.session, FLOW_KEY, request.GET.get("state", ""))
-    if flow is None:
-        return _failed(
-            request,
-            _(
-                "This sign-in answer does not belong to a connection you started here, or it is too old. "
-                "Please start again."
-            ),
-        )
-    slug = str(flow["workspace"])
-    membership = get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
-    error = request.GET.get("error", "")
+def _refused(request: HttpRequest, slug: str, error: str) -> HttpResponse:
+    """LinkedIn answered with `error`: cancelled, products missing, or something else."""
     if error in DECLINED:
-        messages.info(request, _("LinkedIn was not connected: the sign-in was cancelled on LinkedIn."))
-        return redirect("networks:channels", slug=slug)
-    if error == "unauthorized_scope_error":
+        messages.info(request, FLOW.declined)
+    elif error == "unauthorized_scope_error":
         messages.error(
             request,
             _(
@@ -96,63 +80,45 @@ def callback(request: HttpRequest) -> HttpResponse:
                 "Connect your profile alone, or ask your administrator."
             ),
         )
-        return redirect("networks:channels", slug=slug)
-    if error:
+    else:
         log.info("linkedin: sign-in answered with error %s", error)
         messages.error(request, _("LinkedIn was not connected: LinkedIn answered “%(error)s”.") % {"error": error})
-        return redirect("networks:channels", slug=slug)
-    code = request.GET.get("code", "")
-    if not code:
-        return _failed(request, _("LinkedIn sent no authorization code. Please start again."))
-    if not _enabled():
-        messages.error(request, _("LinkedIn is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
-    pages = flow.get("mode") == "pages"
+    return redirect("networks:channels", slug=slug)
+
+
+@account_view
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    answer = FLOW.answer(request, refused=_refused)
+    if isinstance(answer, HttpResponse):
+        return answer
+    slug, pages = answer.slug, answer.flow.get("mode") == "pages"
     try:
-        token = oauth.exchange_code(code)
+        token = oauth.exchange_code(answer.code)
         member = oauth.userinfo(str(token["access_token"]))
         organizations = oauth.administered_organizations(str(token["access_token"])) if pages else []
-    except NetworkError as failure:
-        log.info("linkedin: connecting failed: %s", failure.message)
-        messages.error(request, _("LinkedIn could not be connected: %(error)s") % {"error": failure.message})
-        return redirect("linkedin:connect", slug=slug)
+    except NetworkError as error:
+        return FLOW.exchange_failed(request, slug, error)
     if not pages:
         channel = do_connect_linkedin_member(
-            Actor.from_request(request), membership.workspace, token=token, member=member
+            Actor.from_request(request), answer.membership.workspace, token=token, member=member
         )
         messages.success(request, _("LinkedIn profile “%(name)s” connected.") % {"name": channel.display_name})
         return redirect("networks:channels", slug=slug)
-    selections: dict[str, Any] = dict(request.session.get(SELECT_KEY) or {})
-    selections[slug] = {
-        "started": timezone.now().isoformat(),
+    choice = {
         "token": encrypt(json.dumps(token)),
         "member": {"sub": str(member["sub"]), "name": str(member.get("name") or ""), "picture": member.get("picture")},
         "organizations": organizations,
     }
-    request.session[SELECT_KEY] = selections
+    oauth_flow.keep_choice(request.session, SELECT_KEY, slug, choice)
     return redirect("linkedin:select", slug=slug)
-
-
-def _selection(request: HttpRequest, slug: str) -> dict[str, Any] | None:
-    selection = (request.session.get(SELECT_KEY) or {}).get(slug)
-    if not isinstance(selection, dict):
-        return None
-    if timezone.now() - dt.datetime.fromisoformat(str(selection.get("started"))) > SELECT_LIFETIME:
-        return None
-    return selection
-
-
-def _forget_selection(request: HttpRequest, slug: str) -> None:
-    selections = dict(request.session.get(SELECT_KEY) or {})
-    selections.pop(slug, None)
-    request.session[SELECT_KEY] = selections
 
 
 @workspace_view(Perm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def select(request: WorkspaceRequest) -> HttpResponse:
     slug = request.workspace.slug
-    selection = _selection(request, slug)
+    selection = oauth_flow.get_choice(request.session, SELECT_KEY, slug)
     if selection is None:
         messages.info(request, _("Please sign in with LinkedIn first to choose your profile and pages."))
         return redirect("networks:channels", slug=slug)
@@ -166,9 +132,8 @@ def select(request: WorkspaceRequest) -> HttpResponse:
     if not chosen or not chosen <= known:
         messages.error(request, _("Please choose your profile or at least one of the listed pages."))
         return render(request, "linkedin/select.html", context, status=400)
-    if not _enabled():
-        messages.error(request, _("LinkedIn is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    if not FLOW.enabled():
+        return FLOW.off(request, slug)
     token = json.loads(decrypt(str(selection["token"])))
     actor, names = Actor.from_request(request), []
     if "member" in chosen:
@@ -180,6 +145,6 @@ def select(request: WorkspaceRequest) -> HttpResponse:
                 actor, request.workspace, token=token, member_id=str(member.get("sub") or ""), organization=organization
             )
             names.append(channel.display_name)
-    _forget_selection(request, slug)
+    oauth_flow.forget_choice(request.session, SELECT_KEY, slug)
     messages.success(request, _("Connected: %(names)s.") % {"names": ", ".join(names)})
     return redirect("networks:channels", slug=slug)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import Workspace
-from stammtisch.networks.actions import do_connect_channel
+from stammtisch.networks.actions import do_connect_channel, https_avatar
 from stammtisch.networks.mastodon import api, oauth
 from stammtisch.networks.models import Channel, OAuthApp
 
@@ -52,7 +52,6 @@ def do_connect_mastodon_channel(
     address `username@instance`, so the same name on two instances is two channels."""
     domain = api.instance_domain(instance)
     handle = f"{account['username']}@{domain}"
-    avatar = str(account.get("avatar") or "")
     return do_connect_channel(
         actor,
         workspace,
@@ -66,5 +65,5 @@ def do_connect_mastodon_channel(
             "account_url": str(account.get("url") or ""),
             "scopes": str(token.get("scope") or ""),
         },
-        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+        avatar_url=https_avatar(account.get("avatar")),
     )

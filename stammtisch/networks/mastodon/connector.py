@@ -242,6 +242,14 @@ class MastodonNetwork(Network):
                 return  # already gone
             api.check(response, "delete")
 
+    # Mastodon lets an account favourite anyone's status, but neither hide nor delete other
+    # people's replies (https://docs.joinmastodon.org/methods/statuses/#favourite).
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like"})
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        with self._client(channel) as http:
+            api.call(http, "POST", api.STATUS.format(id=remote.id) + "/favourite", "favourite")
+
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
         """Notifications newer than `cursor["min_id"]`, oldest page first. The first sync takes
         only the newest page (no backfill of the account's whole history)."""

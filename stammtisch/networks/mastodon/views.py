@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.access import WorkspaceRequest, account_view, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.roles import Perm
 from stammtisch.networks import oauth_flow
@@ -28,23 +27,28 @@ from stammtisch.networks.mastodon import oauth
 from stammtisch.networks.mastodon.actions import do_connect_mastodon_channel, forget_app, get_or_register_app
 from stammtisch.networks.mastodon.forms import ConnectMastodonForm
 from stammtisch.networks.models import OAuthApp
+from stammtisch.networks.oauth_views import ConnectFlow
 
 log = logging.getLogger(__name__)
 
-SESSION_KEY = "mastodon_oauth"
-
-
-def _enabled() -> bool:
-    return bool(settings.NETWORKS_ENABLED.get("mastodon", False))
+FLOW = ConnectFlow(
+    network="mastodon",
+    session_key="mastodon_oauth",
+    switches=("mastodon",),
+    not_connected=gettext_lazy("Mastodon was not connected"),
+    declined=gettext_lazy("Mastodon was not connected: the permission was not granted on the instance."),
+    no_code=gettext_lazy("The instance sent no authorization code. Please start again."),
+    switched_off=gettext_lazy("Mastodon is switched off on this server."),
+    failed=gettext_lazy("Mastodon could not be connected: %(error)s"),
+)
 
 
 @workspace_view(Perm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def connect(request: WorkspaceRequest) -> HttpResponse:
     slug = request.workspace.slug
-    if not _enabled():
-        messages.error(request, _("Mastodon is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    if not FLOW.enabled():
+        return FLOW.off(request, slug)
     form = ConnectMastodonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         instance = form.cleaned_data["instance"]
@@ -64,11 +68,7 @@ def connect(request: WorkspaceRequest) -> HttpResponse:
 
 def _start_flow(request: WorkspaceRequest, app: OAuthApp, slug: str) -> HttpResponse:
     verifier, challenge = oauth_flow.pkce_pair()
-    state = oauth_flow.start_flow(
-        request.session,
-        SESSION_KEY,
-        {"workspace": slug, "instance": app.server, "app": app.pk, "verifier": verifier},
-    )
+    state = FLOW.start(request, {"workspace": slug, "instance": app.server, "app": app.pk, "verifier": verifier})
     url = oauth.authorization_url(
         app.server,
         client_id=app.client_id,
@@ -81,39 +81,24 @@ def _start_flow(request: WorkspaceRequest, app: OAuthApp, slug: str) -> HttpResp
     return HttpResponseRedirect(url)
 
 
-def _failed(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    return render(request, "mastodon/callback_error.html", {"message": message}, status=status)
-
-
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = oauth_flow.take_flow(request.session, SESSION_KEY, request.GET.get("state", ""))
-    if flow is None:
-        return _failed(
-            request,
-            _(
-                "This sign-in answer does not belong to a connection you started here, or it is too old. "
-                "Please start again."
-            ),
-        )
-    slug = str(flow["workspace"])
-    membership = get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
-    if request.GET.get("error"):
-        messages.info(request, _("Mastodon was not connected: the permission was not granted on the instance."))
-        return redirect("networks:channels", slug=slug)
-    code = request.GET.get("code", "")
-    app = OAuthApp.objects.filter(pk=flow["app"], network="mastodon").first()
-    if not code or app is None:
-        return _failed(request, _("The instance sent no authorization code. Please start again."))
+    answer = FLOW.answer(request)  # a flow begun before Mastodon was switched off does not connect
+    if isinstance(answer, HttpResponse):
+        return answer
+    slug = answer.slug
+    app = OAuthApp.objects.filter(pk=answer.flow["app"], network="mastodon").first()
+    if app is None:
+        return FLOW.error_page(request, FLOW.no_code)
     try:
         token = oauth.exchange_code(
             app.server,
             client_id=app.client_id,
             client_secret=str(app.secrets.get("client_secret", "")),
             redirect_uri=app.redirect_uri,
-            code=code,
-            verifier=str(flow["verifier"]),
+            code=answer.code,
+            verifier=str(answer.flow["verifier"]),
         )
         account = oauth.verify_account(app.server, str(token["access_token"]))
     except oauth.StaleApp:
@@ -121,11 +106,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("The instance no longer knew Stammtisch's registration. Please connect again."))
         return redirect("mastodon:connect", slug=slug)
     except NetworkError as error:
-        log.info("mastodon: connecting on %s failed: %s", app.server, error.message)
-        messages.error(request, _("Mastodon could not be connected: %(error)s") % {"error": error.message})
-        return redirect("mastodon:connect", slug=slug)
+        return FLOW.exchange_failed(request, slug, error)
     channel = do_connect_mastodon_channel(
-        Actor.from_request(request), membership.workspace, instance=app.server, token=token, account=account
+        Actor.from_request(request), answer.membership.workspace, instance=app.server, token=token, account=account
     )
     messages.success(request, _("Mastodon account “%(handle)s” connected.") % {"handle": channel.handle})
     return redirect("networks:channels", slug=slug)

@@ -6,13 +6,8 @@ from typing import Any
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import Workspace
-from stammtisch.networks.actions import do_connect_channel
+from stammtisch.networks.actions import do_connect_channel, https_avatar
 from stammtisch.networks.models import Channel
-
-
-def _https(url: Any) -> str:
-    text = str(url or "")
-    return text if text.startswith("https://") and len(text) <= 200 else ""
 
 
 def do_connect_facebook_page(actor: Actor, workspace: Workspace, *, page: dict[str, Any], user_id: str) -> Channel:
@@ -29,7 +24,7 @@ def do_connect_facebook_page(actor: Actor, workspace: Workspace, *, page: dict[s
         remote_account_id=page_id,
         credentials={"access_token": str(page["access_token"])},
         network_data={"page_id": page_id, "tasks": list(page.get("tasks") or []), "connected_by": user_id},
-        avatar_url=_https(((page.get("picture") or {}).get("data") or {}).get("url")),
+        avatar_url=https_avatar(((page.get("picture") or {}).get("data") or {}).get("url")),
         token_expires_at=None,
         match_remote_id=True,
     )
@@ -49,7 +44,7 @@ def do_connect_instagram_account(actor: Actor, workspace: Workspace, *, page: di
         remote_account_id=ig_id,
         credentials={"access_token": str(page["access_token"])},
         network_data={"page_id": str(page["id"]), "page_name": str(page.get("name") or ""), "connected_by": user_id},
-        avatar_url=_https(account.get("profile_picture_url")),
+        avatar_url=https_avatar(account.get("profile_picture_url")),
         token_expires_at=None,
         match_remote_id=True,
     )

@@ -11,7 +11,6 @@ Page tokens are read again with the user token, so no Page token ever sits in th
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -19,11 +18,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.access import WorkspaceRequest, account_view, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.crypto import decrypt, encrypt
 from stammtisch.core.roles import Perm
@@ -31,20 +30,26 @@ from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.meta import oauth
 from stammtisch.networks.meta.actions import do_connect_facebook_page, do_connect_instagram_account
+from stammtisch.networks.oauth_views import ConnectFlow
 
 log = logging.getLogger(__name__)
 
-FLOW_KEY = "meta_oauth"
+# One Facebook Login for both networks; the flow remembers which one it was started for.
+FLOW = ConnectFlow(
+    network="meta",
+    session_key="meta_oauth",
+    switches=("facebook", "instagram"),
+    not_connected=gettext_lazy("Facebook was not connected"),
+    declined=gettext_lazy("Nothing was connected: the permission was not granted on Facebook."),
+    no_code=gettext_lazy("Facebook sent no authorization code. Please start again."),
+    switched_off=gettext_lazy("Facebook and Instagram are switched off on this server."),
+    failed=gettext_lazy("Facebook could not be connected: %(error)s"),
+)
 SELECT_KEY = "meta_select"
-SELECT_LIFETIME = dt.timedelta(minutes=30)
 
 
 def _enabled(network: str) -> bool:
     return bool(settings.NETWORKS_ENABLED.get(network, False))
-
-
-def _any_enabled() -> bool:
-    return _enabled("facebook") or _enabled("instagram")
 
 
 def _connect(request: WorkspaceRequest, network: str) -> HttpResponse:
@@ -53,7 +58,7 @@ def _connect(request: WorkspaceRequest, network: str) -> HttpResponse:
         messages.error(request, _("%(network)s is switched off on this server.") % {"network": network.title()})
         return redirect("networks:channels", slug=slug)
     if request.method == "POST":
-        state = oauth_flow.start_flow(request.session, FLOW_KEY, {"workspace": slug, "network": network})
+        state = FLOW.start(request, {"workspace": slug, "network": network})
         return HttpResponseRedirect(oauth.authorization_url(state=state))
     return render(
         request,
@@ -79,10 +84,6 @@ def instagram_connect(request: WorkspaceRequest) -> HttpResponse:
     return _connect(request, "instagram")
 
 
-def _failed(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "meta/callback_error.html", {"message": message}, status=400)
-
-
 def _candidate(page: dict[str, Any]) -> dict[str, Any]:
     """What the choice page shows of a Page (no token)."""
     account = page.get("instagram_business_account") or {}
@@ -100,68 +101,33 @@ def _candidate(page: dict[str, Any]) -> dict[str, Any]:
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = oauth_flow.take_flow(request.session, FLOW_KEY, request.GET.get("state", ""))
-    if flow is None:
-        return _failed(
-            request,
-            _(
-                "This sign-in answer does not belong to a connection you started here, or it is too old. "
-                "Please start again."
-            ),
-        )
-    slug = str(flow["workspace"])
-    get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
-    if request.GET.get("error"):
-        messages.info(request, _("Nothing was connected: the permission was not granted on Facebook."))
-        return redirect("networks:channels", slug=slug)
-    code = request.GET.get("code", "")
-    if not code:
-        return _failed(request, _("Facebook sent no authorization code. Please start again."))
-    if not _any_enabled():
-        messages.error(request, _("Facebook and Instagram are switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    answer = FLOW.answer(request)
+    if isinstance(answer, HttpResponse):
+        return answer
+    network = str(answer.flow["network"])
     try:
-        short = oauth.exchange_code(code)
+        short = oauth.exchange_code(answer.code)
         token = oauth.long_lived(str(short["access_token"]))
         user = oauth.me(str(token["access_token"]))
         found = oauth.managed_pages(str(token["access_token"]))
     except NetworkError as error:
-        log.info("meta: connecting failed: %s", error.message)
-        messages.error(request, _("Facebook could not be connected: %(error)s") % {"error": error.message})
-        return redirect(f"{flow['network']}:connect", slug=slug)
-    selections: dict[str, Any] = dict(request.session.get(SELECT_KEY) or {})
-    selections[slug] = {
-        "network": flow["network"],
-        "started": timezone.now().isoformat(),
+        return FLOW.exchange_failed(request, answer.slug, error, back=f"{network}:connect")
+    choice = {
+        "network": network,
         "user_id": str(user.get("id") or ""),
         "user_name": str(user.get("name") or ""),
         "token": encrypt(str(token["access_token"])),
         "candidates": [_candidate(page) for page in found],
     }
-    request.session[SELECT_KEY] = selections
-    return redirect("meta:select", slug=slug)
-
-
-def _selection(request: HttpRequest, slug: str) -> dict[str, Any] | None:
-    selection = (request.session.get(SELECT_KEY) or {}).get(slug)
-    if not isinstance(selection, dict):
-        return None
-    if timezone.now() - dt.datetime.fromisoformat(str(selection.get("started"))) > SELECT_LIFETIME:
-        return None
-    return selection
-
-
-def _forget_selection(request: HttpRequest, slug: str) -> None:
-    selections = dict(request.session.get(SELECT_KEY) or {})
-    selections.pop(slug, None)
-    request.session[SELECT_KEY] = selections
+    oauth_flow.keep_choice(request.session, SELECT_KEY, answer.slug, choice)
+    return redirect("meta:select", slug=answer.slug)
 
 
 @workspace_view(Perm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def select(request: WorkspaceRequest) -> HttpResponse:
     slug = request.workspace.slug
-    selection = _selection(request, slug)
+    selection = oauth_flow.get_choice(request.session, SELECT_KEY, slug)
     if selection is None:
         messages.info(request, _("Please sign in with Facebook first to choose Pages and Instagram accounts."))
         return redirect("networks:channels", slug=slug)
@@ -203,7 +169,7 @@ def select(request: WorkspaceRequest) -> HttpResponse:
         if candidate.get("instagram") and f"instagram:{candidate['instagram']['id']}" in chosen and account.get("id"):
             channel = do_connect_instagram_account(actor, request.workspace, page=page, user_id=selection["user_id"])
             names.append(f"@{channel.handle}")
-    _forget_selection(request, slug)
+    oauth_flow.forget_choice(request.session, SELECT_KEY, slug)
     if names:
         messages.success(request, _("Connected: %(names)s.") % {"names": ", ".join(names)})
     else:

@@ -248,6 +248,45 @@ class SandboxNetwork(Network):
         if post.deleted_at is None:
             simulation.delete_post(post)
 
+    # --- moderation (optional contract; the inbox's like, hide and delete buttons) --------------
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like", "hide", "unhide", "delete"})
+
+    def _comment(self, account: SandboxAccount, remote_id: str) -> SandboxPost:
+        """A persona's comment or reply under one of the account's posts."""
+        post_id = post_id_from_remote(remote_id)
+        found = SandboxPost.objects.filter(pk=post_id, account=account).first() if post_id else None
+        if found is None or found.author_persona_id is None or found.published_at > clock.now():
+            raise NetworkError(f"Sandbox: 404 comment {remote_id} not found", permanent=True)
+        return found
+
+    def _moderate(self, channel: Channel, remote: Remote, what: str, **change: object) -> SandboxPost:
+        account = self._account(channel)
+        faults.raise_before(faults.take(what), what)
+        comment = self._comment(account, remote.id)
+        if comment.deleted_at is not None:
+            raise NetworkError(f"Sandbox: 404 {remote.id} was deleted", permanent=True)
+        # Kept with the comment's features (no schema change): {"moderation": {"liked": ..., "hidden": ...}}.
+        features = dict(comment.features or {})
+        features["moderation"] = {**(features.get("moderation") or {}), **change}
+        SandboxPost.objects.filter(pk=comment.pk).update(features=features)
+        comment.features = features
+        return comment
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        self._moderate(channel, remote, "like", liked=True)
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        self._moderate(channel, remote, "hide", hidden=hidden)
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        """The account may delete comments under its own posts (as a page can on Facebook)."""
+        account = self._account(channel)
+        faults.raise_before(faults.take("delete"), "delete")
+        comment = self._comment(account, remote.id)
+        if comment.deleted_at is None:
+            simulation.delete_post(comment)
+
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
         account = self._account(channel)
         faults.raise_before(faults.take("fetch_activity"), "fetch_activity")

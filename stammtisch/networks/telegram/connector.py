@@ -54,6 +54,7 @@ KEEP_FORWARDS = 500  # post -> automatic forward in the discussion group, newest
 ALLOWED_UPDATES = ["message"]  # comments in the discussion group; channel posts by people are not activity
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+LIKE_EMOJI = "\N{THUMBS UP SIGN}"  # the reaction that stands for "like"
 
 
 def _split(remote_id: str) -> tuple[str, list[int]]:
@@ -230,6 +231,45 @@ class TelegramNetwork(Network):
                 ) from None
             raise
 
+    # --- moderation of comments in the discussion group (the inbox's like and delete buttons) ------
+    # like: setMessageReaction with one 👍 emoji reaction as the bot (a group may allow other
+    # reactions only; Telegram then refuses with REACTION_INVALID). delete: deleteMessage in the
+    # discussion group, which needs the bot to be an administrator there with "Delete messages";
+    # bots delete only messages younger than 48 hours. Telegram has no hiding.
+    # https://core.telegram.org/bots/api#setmessagereaction, https://core.telegram.org/bots/api#deletemessage
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like", "delete"})
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        token = self._token(channel)
+        chat, ids = _split(remote.id)
+        reaction = [{"type": "emoji", "emoji": LIKE_EMOJI}]
+        api.call(
+            token, "setMessageReaction", "like", params={"chat_id": chat, "message_id": ids[0], "reaction": reaction}
+        )
+
+    def delete_comment(self, channel: Channel, remote: Remote) -> None:
+        token = self._token(channel)
+        chat, ids = _split(remote.id)
+        group = str((channel.network_data or {}).get("linked_chat_id") or "")
+        if not group or chat != group:
+            raise NetworkError(
+                "Telegram: only comments in the channel's discussion group can be deleted", permanent=True
+            )
+        try:
+            api.call(token, "deleteMessage", "delete comment", params={"chat_id": chat, "message_id": ids[0]})
+        except NetworkError as error:
+            lowered = error.message.lower()
+            if "to delete not found" in lowered:
+                return  # already gone
+            if error.permanent and not error.auth and ("can't be deleted" in lowered or "can't delete" in lowered):
+                raise NetworkError(
+                    "Telegram: the bot may not delete this message (it must be an administrator of the discussion "
+                    "group with the right to delete messages, and the message younger than 48 hours)",
+                    permanent=True,
+                ) from None
+            raise
+
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
         token = self._token(channel)
         data = channel.network_data or {}
@@ -237,7 +277,8 @@ class TelegramNetwork(Network):
         group = str(data.get("linked_chat_id") or "")
         if not bot_id:
             raise NetworkError("Telegram: the channel lacks its bot's id; please reconnect it", auth=True)
-        self._pull_updates(token, bot_id)
+        if not data.get("webhook"):  # with a webhook the inbox stores the updates (inbox/webhooks.py)
+            self._pull_updates(token, bot_id)
         chats = [c for c in (channel.remote_account_id, group) if c]
         seen = int(cursor.get("update_id") or 0)
         rows = list(

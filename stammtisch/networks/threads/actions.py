@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import Workspace
-from stammtisch.networks.actions import do_connect_channel, merge_credentials
+from stammtisch.networks.actions import do_connect_channel, https_avatar, merge_credentials
 from stammtisch.networks.models import Channel
 
 NETWORK = "threads"
@@ -36,7 +36,6 @@ def do_connect_threads_channel(
 ) -> Channel:
     """Connect (or reconnect in place) the profile the token belongs to. Threads user ids are
     stable while the username can change, so the channel is matched by id first."""
-    avatar = str(user.get("threads_profile_picture_url") or "")
     return do_connect_channel(
         actor,
         workspace,
@@ -45,7 +44,7 @@ def do_connect_threads_channel(
         display_name=str(user.get("name") or user["username"]),
         remote_account_id=str(user["id"]),
         credentials=token_credentials(token),
-        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+        avatar_url=https_avatar(user.get("threads_profile_picture_url")),
         token_expires_at=expires_at(token),
         match_remote_id=True,
     )

@@ -23,6 +23,7 @@ public-media-URL check, the record of what we sent (`OutboundPost`) and the per-
   replies under the post we answered) by the text's SHA-256 (`OutboundPost`). Anything unsure
   raises instead of answering "not found".
 * reply: the same two steps with `reply_to_id`. delete: DELETE /{media-id}.
+* moderation (inbox): hide and show again replies to our posts (POST /{reply-id}/manage_reply).
 * fetch_activity: the conversation (replies at any depth) under our ACTIVITY_POSTS newest posts,
   newest first and page by page (`paging.cursors.after`) down to what the cursor has seen; and
   the posts that mention the profile (GET /{user}/mentions) when that permission was granted.
@@ -434,6 +435,26 @@ class ThreadsNetwork(MetaNetwork):
             body = api.json_of(api.check(response, "Threads delete"), "Threads delete")
         if body.get("success") is False:
             raise NetworkError("Threads delete: Threads did not delete the post", permanent=True)
+
+    # --- moderation of replies to our posts (the inbox's hide button) ----------------------------
+    # POST /{reply-id}/manage_reply with hide=true|false hides a reply in a conversation under one of
+    # the profile's posts, or shows it again (permission threads_manage_replies; answer
+    # {"success": true}). https://developers.facebook.com/docs/threads/retrieve-and-manage-replies/hide-replies
+    # The Threads API has no call to like a reply or delete someone else's reply.
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"hide", "unhide"})
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        with self._client(channel) as http:
+            body = api.call(
+                http,
+                "POST",
+                f"{remote.id}/manage_reply",
+                "Threads hide",
+                data={"hide": "true" if hidden else "false"},
+            )
+        if body.get("success") is False:
+            raise NetworkError("Threads hide: Threads did not change the reply", permanent=True)
 
     # --- activity -------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.models import Workspace
-from stammtisch.networks.actions import do_connect_channel, merge_credentials
+from stammtisch.networks.actions import do_connect_channel, https_avatar, merge_credentials
 from stammtisch.networks.models import Channel
 
 NETWORK = "x"
@@ -38,7 +38,6 @@ def token_credentials(token: dict[str, Any]) -> dict[str, Any]:
 def do_connect_x_channel(actor: Actor, workspace: Workspace, *, token: dict[str, Any], user: dict[str, Any]) -> Channel:
     """Connect (or reconnect in place) the account the token belongs to. X's user ids are global
     and stable while the @username can change, so the channel is matched by id first."""
-    avatar = str(user.get("profile_image_url") or "")
     return do_connect_channel(
         actor,
         workspace,
@@ -48,7 +47,7 @@ def do_connect_x_channel(actor: Actor, workspace: Workspace, *, token: dict[str,
         remote_account_id=str(user["id"]),
         credentials=token_credentials(token),
         network_data={"scopes": str(token.get("scope") or "")},
-        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 200 else "",
+        avatar_url=https_avatar(user.get("profile_image_url")),
         match_remote_id=True,
     )
 

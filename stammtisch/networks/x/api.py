@@ -30,6 +30,9 @@ TWEET = "/2/tweets/{id}"
 ME = "/2/users/me"
 USER_TWEETS = "/2/users/{id}/tweets"
 MENTIONS = "/2/users/{id}/mentions"
+LIKES = "/2/users/{id}/likes"  # POST {"tweet_id"}: like; DELETE .../likes/{tweet_id}: unlike
+LIKE = "/2/users/{id}/likes/{tweet_id}"
+HIDDEN = "/2/tweets/{id}/hidden"  # PUT {"hidden": true|false}: hide a reply in our conversation
 MEDIA_UPLOAD = "/2/media/upload"  # one-request image upload; GET with command=STATUS: processing state
 MEDIA_INITIALIZE = "/2/media/upload/initialize"  # chunked upload (videos): INIT, APPEND, FINALIZE
 MEDIA_APPEND = "/2/media/upload/{id}/append"

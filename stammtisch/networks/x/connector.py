@@ -317,6 +317,46 @@ class XNetwork(Network):
                 return  # already gone
             api.check(response, "delete")
 
+    # --- moderation (the inbox's like and hide buttons) ------------------------------------------
+    # Like and unlike as the channel: POST /2/users/:id/likes {"tweet_id"} and DELETE
+    # /2/users/:id/likes/:tweet_id (scope like.write; 50 requests per 15 minutes per user), answer
+    # {"data": {"liked": true|false}}. Hide a reply in a conversation the channel started: PUT
+    # /2/tweets/:id/hidden {"hidden": true|false} (scope tweet.moderate.write; 50 per 15 minutes),
+    # answer {"data": {"hidden": ...}}. X deletes only one's own posts, so "delete" is not offered.
+    # https://docs.x.com/x-api/posts/likes/introduction, https://docs.x.com/x-api/posts/hide-replies/introduction
+
+    supports_moderation: ClassVar[frozenset[str]] = frozenset({"like", "hide", "unhide"})
+
+    def _user_id(self, channel: Channel) -> str:
+        if not channel.remote_account_id:
+            raise NetworkError("X: the channel has no user id; please reconnect it", auth=True)
+        return channel.remote_account_id
+
+    @staticmethod
+    def _flag(response: httpx.Response, name: str, what: str) -> Any:
+        data = (api.json_of(response, what) or {}).get("data")
+        return data.get(name) if isinstance(data, dict) else None
+
+    def like(self, channel: Channel, remote: Remote) -> None:
+        with self._client(channel) as http:
+            path = api.LIKES.format(id=self._user_id(channel))
+            response = api.call(http, "POST", path, "like", json={"tweet_id": remote.id})
+        if self._flag(response, "liked", "like") is False:
+            raise NetworkError("X like: X did not like the post", permanent=True)
+
+    def unlike(self, channel: Channel, remote: Remote) -> None:
+        with self._client(channel) as http:
+            path = api.LIKE.format(id=self._user_id(channel), tweet_id=remote.id)
+            response = api.call(http, "DELETE", path, "unlike")
+        if self._flag(response, "liked", "unlike") is True:
+            raise NetworkError("X unlike: X still shows the post as liked", permanent=True)
+
+    def hide(self, channel: Channel, remote: Remote, hidden: bool = True) -> None:
+        with self._client(channel) as http:
+            response = api.call(http, "PUT", api.HIDDEN.format(id=remote.id), "hide", json={"hidden": hidden})
+        if self._flag(response, "hidden", "hide") not in (hidden, None):
+            raise NetworkError("X hide: X did not change the reply", permanent=True)
+
     def fetch_activity(self, channel: Channel, cursor: Cursor) -> tuple[list[Event], Cursor]:
         """Mentions newer than `cursor["since_id"]`. X pages from the newest down to since_id; when
         one call does not reach the end, the cursor keeps the page token and the newest id seen, and

@@ -21,8 +21,9 @@ from django.conf import settings
 from stammtisch.networks.base import NetworkError
 from stammtisch.networks.x import api
 
-# Read our own profile and posts, mentions; post and delete; upload media; a refresh token.
-SCOPES = "tweet.read tweet.write users.read offline.access media.write"
+# Read our own profile and posts, mentions; post and delete; upload media; a refresh token; like
+# and unlike (like.write) and hide replies in our conversations (tweet.moderate.write) from the inbox.
+SCOPES = "tweet.read tweet.write users.read offline.access media.write like.write tweet.moderate.write"
 
 
 def authorization_url(*, state: str, challenge: str) -> str:

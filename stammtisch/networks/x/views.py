@@ -9,84 +9,58 @@ the flow was started from, checking the user's permission there again.
 
 from __future__ import annotations
 
-import logging
-
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from stammtisch.core.access import WorkspaceRequest, account_view, get_membership, workspace_view
+from stammtisch.core.access import WorkspaceRequest, account_view, workspace_view
 from stammtisch.core.actions import Actor
 from stammtisch.core.roles import Perm
 from stammtisch.networks import oauth_flow
 from stammtisch.networks.base import NetworkError
+from stammtisch.networks.oauth_views import ConnectFlow
 from stammtisch.networks.x import oauth
 from stammtisch.networks.x.actions import do_connect_x_channel
 
-log = logging.getLogger(__name__)
-
-SESSION_KEY = "x_oauth"
-
-
-def _enabled() -> bool:
-    return bool(settings.NETWORKS_ENABLED.get("x", False))
+FLOW = ConnectFlow(
+    network="x",
+    session_key="x_oauth",
+    switches=("x",),
+    not_connected=gettext_lazy("X was not connected"),
+    declined=gettext_lazy("X was not connected: the permission was not granted on X."),
+    no_code=gettext_lazy("X sent no authorization code. Please start again."),
+    switched_off=gettext_lazy("X is switched off on this server."),
+    failed=gettext_lazy("X could not be connected: %(error)s"),
+)
 
 
 @workspace_view(Perm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def connect(request: WorkspaceRequest) -> HttpResponse:
     slug = request.workspace.slug
-    if not _enabled():
-        messages.error(request, _("X is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    if not FLOW.enabled():
+        return FLOW.off(request, slug)
     if request.method == "POST":
-        return _start_flow(request, slug)
+        verifier, challenge = oauth_flow.pkce_pair()
+        state = FLOW.start(request, {"workspace": slug, "verifier": verifier})
+        return HttpResponseRedirect(oauth.authorization_url(state=state, challenge=challenge))
     return render(request, "x/connect.html", {"nav": "settings"})
-
-
-def _start_flow(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    verifier, challenge = oauth_flow.pkce_pair()
-    state = oauth_flow.start_flow(request.session, SESSION_KEY, {"workspace": slug, "verifier": verifier})
-    return HttpResponseRedirect(oauth.authorization_url(state=state, challenge=challenge))
-
-
-def _failed(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "x/callback_error.html", {"message": message}, status=400)
 
 
 @account_view
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = oauth_flow.take_flow(request.session, SESSION_KEY, request.GET.get("state", ""))
-    if flow is None:
-        return _failed(
-            request,
-            _(
-                "This sign-in answer does not belong to a connection you started here, or it is too old. "
-                "Please start again."
-            ),
-        )
-    slug = str(flow["workspace"])
-    membership = get_membership(request, slug, Perm.MANAGE)  # still allowed? 404/403 otherwise
-    if request.GET.get("error"):
-        messages.info(request, _("X was not connected: the permission was not granted on X."))
-        return redirect("networks:channels", slug=slug)
-    code = request.GET.get("code", "")
-    if not code:
-        return _failed(request, _("X sent no authorization code. Please start again."))
-    if not _enabled():
-        messages.error(request, _("X is switched off on this server."))
-        return redirect("networks:channels", slug=slug)
+    answer = FLOW.answer(request)
+    if isinstance(answer, HttpResponse):
+        return answer
     try:
-        token = oauth.exchange_code(code, str(flow["verifier"]))
+        token = oauth.exchange_code(answer.code, str(answer.flow["verifier"]))
         user = oauth.me(str(token["access_token"]))
     except NetworkError as error:
-        log.info("x: connecting failed: %s", error.message)
-        messages.error(request, _("X could not be connected: %(error)s") % {"error": error.message})
-        return redirect("x:connect", slug=slug)
-    channel = do_connect_x_channel(Actor.from_request(request), membership.workspace, token=token, user=user)
+        return FLOW.exchange_failed(request, answer.slug, error)
+    channel = do_connect_x_channel(Actor.from_request(request), answer.membership.workspace, token=token, user=user)
     messages.success(request, _("X account “@%(handle)s” connected.") % {"handle": channel.handle})
-    return redirect("networks:channels", slug=slug)
+    return redirect("networks:channels", slug=answer.slug)

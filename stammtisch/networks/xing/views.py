@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from stammtisch.core.access import WorkspaceRequest, workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
+from stammtisch.links import auto
 from stammtisch.networks.xing.actions import (
     CONFIRMABLE,
     NETWORK,
@@ -95,11 +96,16 @@ def assisted(request: WorkspaceRequest, delivery_id: int) -> HttpResponse:
             messages.success(request, _("Thank you: the post is marked as published on XING."))
             return redirect("publishing:post", slug=slug, post_id=delivery.post_id)
     media = delivery.post.media_links.select_related("asset")
+    # What would have been sent: the delivery's own short link (made by the publisher when the
+    # post fell due, so clicks from XING are counted) in place of the post's link.
+    short = auto.for_deliveries([delivery]).get(delivery.pk, "")
     return render(
         request,
         "xing/assisted.html",
         {
             "delivery": delivery,
+            "text": auto.outgoing_text(delivery.text, delivery.post.link, short),
+            "link": short or delivery.post.link,
             "form": form,
             "media": media,
             "xing_home": XING_HOME,

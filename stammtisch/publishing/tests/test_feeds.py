@@ -19,6 +19,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.http import guarded_client
@@ -33,6 +34,13 @@ FEED_URL = "https://blog.cafe-koenigsbau.de/feed/"
 ATOM_URL = "https://www.neckarblick-roesterei.de/atom.xml"
 NOW = dt.datetime(2026, 4, 15, 8, 0, tzinfo=dt.UTC)
 RSS = "application/rss+xml; charset=UTF-8"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages below are asserted in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

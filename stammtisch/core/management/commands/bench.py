@@ -19,6 +19,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 BENCHMARKS: dict[str, str] = {
     "publish": "stammtisch.publishing.benchmarks.publish",
     "calendar": "stammtisch.publishing.bench_calendar",
+    "triage": "stammtisch.inbox.triage.bench",
+    "ingest": "stammtisch.inbox.bench_ingest",
+    "redirect": "stammtisch.links.bench_redirect",
+    "people": "stammtisch.audience.bench_people",
 }
 
 

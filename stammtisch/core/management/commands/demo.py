@@ -32,8 +32,6 @@ from django.utils import timezone
 from stammtisch.core.actions import Actor, do_create_workspace
 from stammtisch.core.models import Membership, Workspace
 from stammtisch.core.roles import Role
-from stammtisch.networks.base import Event, Remote
-from stammtisch.networks.models import Channel
 from stammtisch.publishing import publisher
 from stammtisch.publishing.actions import do_create_post
 from stammtisch.publishing.models import Delivery, Post
@@ -41,6 +39,7 @@ from stammtisch.publishing.models import Delivery, Post
 DEMO_USERNAME = "alice"
 DEMO_NAME = "Café Stäffele"
 HISTORY_DAYS = 90
+PEOPLE_EVERY = dt.timedelta(days=3)  # how often the demo lets the audience job read people
 SEED = 2026
 TEAM = [
     # username, first name, last name, role
@@ -409,12 +408,12 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
         day += dt.timedelta(days=1)
 
     only_demo = Q(post__workspace=workspace)
-    replied: set[str] = set()
-    cursors: dict[int, dict[str, Any]] = {}
+    read: dict[str, int] = {}
+    _demo_segments(system, workspace, opened)
     for at, idea in planned:
         simulation.advance(at)
         with clock.at(at):
-            _answer_some_comments(channels, cursors, replied, rng, at)
+            _answer_some_comments(workspace, authors, read, rng, at)
             chosen = [c for c in channels if rng.random() < 0.8] or [rng.choice(channels)]
             post = do_create_post(
                 rng.choice(authors),
@@ -432,8 +431,12 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
             Delivery.objects.filter(post=post).update(created_at=written)
             publisher.run_once("demo", now=at, where=only_demo)
     simulation.advance(now)
-    _answer_some_comments(channels, cursors, replied, rng, now)
+    read["people_at"] = 0  # read all of them now
+    _answer_some_comments(workspace, authors, read, rng, now)
     simulation.advance(now)
+    from stammtisch.audience import jobs
+
+    jobs.daily(now, workspace_id=workspace.pk)  # every score decayed to today, as the worker does daily
 
     for days, hour, idea in FUTURE:
         local_day = (now + dt.timedelta(days=days)).astimezone(tz).date()
@@ -455,6 +458,24 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
         do_create_post(authors[0], workspace, text=idea.text, channels=channels[:2], pillar=idea.pillar)
     log(f"Demo: {len(planned)} posts over {HISTORY_DAYS} days published on {len(channels)} Sandbox channels.")
     return workspace
+
+
+# Saved filters of people, counted every simulated day (docs/people.md "Segments").
+SEGMENTS = [
+    ("Treue Gäste", {"stage": "loyal"}),
+    ("Fürsprecher", {"stage": "advocate"}),
+    ("Drohen abzuspringen", {"stage": "at_risk"}),
+    ("Unzufrieden", {"sentiment": "negative"}),
+]
+
+
+def _demo_segments(actor: Actor, workspace: Workspace, at: dt.datetime) -> None:
+    from stammtisch.audience.actions import do_save_segment
+    from stammtisch.audience.models import Segment
+
+    for name, filters in SEGMENTS:
+        segment = do_save_segment(actor, workspace, name=name, filters=filters)
+        Segment.objects.filter(pk=segment.pk).update(created_at=at)
 
 
 class _Pictures:
@@ -492,40 +513,41 @@ class _Pictures:
 
 
 def _answer_some_comments(
-    channels: list[Channel],
-    cursors: dict[int, dict[str, Any]],
-    replied: set[str],
-    rng: random.Random,
-    at: dt.datetime,
+    workspace: Workspace, authors: list[Actor], read: dict[str, int], rng: random.Random, at: dt.datetime
 ) -> None:
-    """Read new activity like the inbox will, and answer about half of the comments and questions."""
-    for channel in channels:
-        connector = channel.connector
-        events: list[Event] = []
-        while True:
-            page, cursors[channel.pk] = connector.fetch_activity(channel, cursors.get(channel.pk, {}))
-            events += page
-            if not page or "window_until" not in cursors[channel.pk]:  # no further page
-                break
-        for event in events:
-            if event.kind != "comment" or event.remote_id in replied:
-                continue
-            replied.add(event.remote_id)
-            if rng.random() < 0.5:
-                continue
-            connector.reply(
-                channel,
-                Remote(id=event.remote_id),
-                rng.choice(
-                    REPLIES[
-                        (
-                            "question" if event.data.get("question") else "comment",
-                            "en" if event.author_language == "en" else "de",
-                        )
-                    ]
-                ),
-                f"demo-reply-{channel.pk}-{event.remote_id}",
-            )
+    """Read new activity into the inbox as the worker does (inbox/sync.py), answer about half of
+    the new comments and questions there as a member would (sent by the reply worker), and let the
+    audience job read the people and move their stages as of `at` (docs/people.md "The demo")."""
+    from stammtisch.audience import consume, jobs
+    from stammtisch.inbox import actions as inbox_actions
+    from stammtisch.inbox import replies, sync
+    from stammtisch.inbox.models import Intent, Message, Reply
+
+    ours = Q(workspace=workspace)
+    while sync.run_due("demo", now=at, where=ours):
+        pass
+    new = list(
+        Message.objects.filter(workspace=workspace, direction="in", kind="comment", pk__gt=read.get("message", 0))
+        .select_related("conversation")
+        .order_by("pk")
+    )
+    answers = []
+    for message in new:
+        read["message"] = message.pk
+        if rng.random() < 0.5:
+            continue
+        kind = "question" if message.intent == Intent.QUESTION else "comment"
+        text = rng.choice(REPLIES[(kind, "en" if message.language == "en" else "de")])
+        answers.append(inbox_actions.do_reply(rng.choice(authors), message.conversation, text, to=message).pk)
+    Reply.objects.filter(pk__in=answers).update(created_at=at, due_at=at)  # written when they were due
+    while replies.run_due("demo", now=at, where=ours):
+        pass
+    # The audience job reads the people about twice a week of simulated time (every step costs
+    # time: it saves each touched person); every inbox row is the demo's (a fresh database).
+    if at.timestamp() - read.get("people_at", 0) >= PEOPLE_EVERY.total_seconds():
+        read["people_at"] = int(at.timestamp())
+        consume.consume(at)
+        jobs.move_stages(at, workspace_id=workspace.pk)  # time moves stages (at risk, lapsed); segments counted
 
 
 class Command(BaseCommand):

@@ -322,3 +322,26 @@ def test_the_channels_page_offers_linkedin_only_when_switched_on(cast, settings)
     assert f'href="{connect_url(cast)}"' in english_client(cast.alice).get(channels_url(cast)).content.decode()
     settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "linkedin": False}
     assert connect_url(cast) not in english_client(cast.alice).get(channels_url(cast)).content.decode()
+
+
+def test_an_answer_without_a_code_or_after_switching_off_connects_nothing(cast, happy_api, settings) -> None:
+    client = english_client(cast.alice)
+    response = client.get(callback_url(), {"state": start(client, cast)["state"]})
+    assert response.status_code == 400
+    assert "LinkedIn was not connected" in response.content.decode()
+    assert "LinkedIn sent no authorization code. Please start again." in response.content.decode()
+
+    query = start(client, cast)
+    settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "linkedin": False}
+    response = client.get(callback_url(), {"code": "abc", "state": query["state"]}, follow=True)
+    assert "LinkedIn is switched off on this server." in response.content.decode()
+    assert response.redirect_chain[-1][0] == channels_url(cast)
+    assert happy_api.requests == []
+
+
+def test_another_error_from_linkedin_is_named(cast, happy_api) -> None:
+    client = english_client(cast.alice)
+    query = start(client, cast)
+    response = client.get(callback_url(), {"error": "server_error", "state": query["state"]}, follow=True)
+    assert "LinkedIn was not connected: LinkedIn answered “server_error”." in response.content.decode()
+    assert response.redirect_chain[-1][0] == channels_url(cast)

@@ -265,3 +265,33 @@ def test_the_channels_page_offers_mastodon_and_telegram(cast) -> None:
     )
     assert connect_url(cast) in page and "Connect Mastodon" in page
     assert reverse("telegram:connect", kwargs={"slug": cast.workspace.slug}) in page
+
+
+def test_an_answer_without_a_code_connects_nothing(cast, happy_instance) -> None:
+    client = english_client(cast.alice)
+    response = client.get(callback_url(), {"state": start(client, cast)["state"]})
+    assert response.status_code == 400
+    assert "Mastodon was not connected" in response.content.decode()
+    assert "The instance sent no authorization code. Please start again." in response.content.decode()
+    assert happy_instance.sent("POST", "/oauth/token") == []
+
+
+def test_a_rejected_code_is_explained_and_connects_nothing(cast, happy_instance) -> None:
+    happy_instance.on("POST", "/oauth/token", httpx.Response(400, json={"error": "invalid_grant"}))
+    client = english_client(cast.alice)
+    query = start(client, cast)
+    response = client.get(callback_url(), {"code": "used", "state": query["state"]}, follow=True)
+    assert response.redirect_chain[0][0] == connect_url(cast)
+    assert "Mastodon could not be connected: " in response.content.decode()
+    assert not Channel.objects.filter(network="mastodon").exists()
+
+
+def test_an_answer_after_switching_mastodon_off_connects_nothing(cast, happy_instance, settings) -> None:
+    client = english_client(cast.alice)
+    query = start(client, cast)
+    settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "mastodon": False}
+    response = client.get(callback_url(), {"code": "abc", "state": query["state"]}, follow=True)
+    assert "Mastodon is switched off on this server." in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("networks:channels", kwargs={"slug": cast.workspace.slug})
+    assert happy_instance.sent("POST", "/oauth/token") == []
+    assert not Channel.objects.filter(network="mastodon").exists()

@@ -194,3 +194,27 @@ def test_editors_cannot_connect_and_switched_off_networks_redirect(cast, graph, 
         reverse("instagram:connect", kwargs={"slug": cast.workspace.slug}), follow=True
     )
     assert "Instagram is switched off on this server." in response.content.decode()
+
+
+def test_an_answer_without_a_code_or_with_both_networks_off_connects_nothing(cast, happy, settings) -> None:
+    client = english_client(cast.alice)
+    response = client.get(reverse("meta:callback"), {"state": start(client, cast)["state"]})
+    assert response.status_code == 400
+    assert "Facebook was not connected" in response.content.decode()
+    assert "Facebook sent no authorization code. Please start again." in response.content.decode()
+
+    query = start(client, cast, "instagram")
+    settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "facebook": False, "instagram": False}
+    response = client.get(reverse("meta:callback"), {"code": "c", "state": query["state"]}, follow=True)
+    assert "Facebook and Instagram are switched off on this server." in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("networks:channels", kwargs={"slug": cast.workspace.slug})
+    assert happy.requests == []
+
+
+def test_a_failed_exchange_leads_back_to_the_network_the_flow_began_with(cast, graph) -> None:
+    graph.on("GET", "oauth/access_token", error("error_code_used.json"))
+    client = english_client(cast.alice)
+    query = start(client, cast, "instagram")
+    response = client.get(reverse("meta:callback"), {"code": "c", "state": query["state"]}, follow=True)
+    assert response.redirect_chain[0][0] == reverse("instagram:connect", kwargs={"slug": cast.workspace.slug})
+    assert "Facebook could not be connected: " in response.content.decode()

@@ -222,3 +222,18 @@ def test_the_channels_page_offers_threads_only_when_switched_on(cast, settings) 
     assert f'href="{connect_url(cast)}"' in english_client(cast.alice).get(page).content.decode()
     settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "threads": False}
     assert connect_url(cast) not in english_client(cast.alice).get(page).content.decode()
+
+
+def test_an_answer_without_a_code_or_after_switching_off_connects_nothing(cast, happy_api, settings) -> None:
+    client = english_client(cast.alice)
+    response = client.get(callback_url(), {"state": start(client, cast)["state"]})
+    assert response.status_code == 400
+    assert "Threads was not connected" in response.content.decode()
+    assert "Threads sent no authorization code. Please start again." in response.content.decode()
+
+    query = start(client, cast)
+    settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "threads": False}
+    response = client.get(callback_url(), {"code": "abc", "state": query["state"]}, follow=True)
+    assert "Threads is switched off on this server." in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("networks:channels", kwargs={"slug": cast.workspace.slug})
+    assert happy_api.requests == []

@@ -50,7 +50,9 @@ def test_it_sends_the_user_to_x_with_pkce_state_and_the_configured_redirect(cast
 
     assert query["client_id"] == CLIENT_ID
     assert query["redirect_uri"] == "https://stammtisch.example/x/callback/"
-    assert query["scope"] == "tweet.read tweet.write users.read offline.access media.write"
+    assert (
+        query["scope"] == "tweet.read tweet.write users.read offline.access media.write like.write tweet.moderate.write"
+    )
     assert query["response_type"] == "code"
     assert query["code_challenge_method"] == "S256"
     assert len(query["state"]) >= 32 and len(query["code_challenge"]) == 43
@@ -178,3 +180,18 @@ def test_the_channels_page_offers_x_only_when_switched_on(cast, settings) -> Non
     assert f'href="{connect_url(cast)}"' in english_client(cast.alice).get(page).content.decode()
     settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "x": False}
     assert connect_url(cast) not in english_client(cast.alice).get(page).content.decode()
+
+
+def test_an_answer_without_a_code_or_after_switching_off_connects_nothing(cast, happy_api, settings) -> None:
+    client = english_client(cast.alice)
+    response = client.get(callback_url(), {"state": start(client, cast)["state"]})
+    assert response.status_code == 400
+    assert "X was not connected" in response.content.decode()
+    assert "X sent no authorization code. Please start again." in response.content.decode()
+
+    query = start(client, cast)
+    settings.NETWORKS_ENABLED = {**settings.NETWORKS_ENABLED, "x": False}
+    response = client.get(callback_url(), {"code": "abc", "state": query["state"]}, follow=True)
+    assert "X is switched off on this server." in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("networks:channels", kwargs={"slug": cast.workspace.slug})
+    assert happy_api.requests == []

@@ -146,6 +146,33 @@ def test_the_page_shows_the_text_a_copy_button_and_a_link_to_xing(client, cast, 
     assert "I posted it" in page
 
 
+def test_the_page_gives_the_deliverys_short_link_instead_of_the_posts_link(client, cast, xing, frozen):
+    from stammtisch.links import actions
+    from stammtisch.links.models import ShortLink
+
+    link = "https://cafe-koenigsbau.example/jobs"
+    post = do_create_post(
+        Actor(user=cast.bob),
+        cast.workspace,
+        text=f"Wir suchen Verstärkung: {link}",
+        link=link,
+        channels=[xing],
+        scheduled_at=NOON,
+    )
+    publisher.run_once("w1")
+    delivery = Delivery.objects.get(post=post)
+    short = ShortLink.objects.get(delivery=delivery)
+    client.force_login(cast.bob)
+
+    page = client.get(assisted_url(cast, delivery), **EN).content.decode()
+
+    short_url = actions.short_url(short.code)
+    assert f">Wir suchen Verstärkung: {short_url}</textarea>" in page
+    assert f"<code>{short_url}</code>" in page
+    assert link not in page
+    assert ShortLink.objects.filter(delivery=delivery).count() == 1  # the page made no second one
+
+
 def test_the_post_page_leads_to_the_assisted_page_once_it_is_due(client, cast, xing, frozen):
     post = due_post(cast, xing)
     client.force_login(cast.bob)
