@@ -83,8 +83,7 @@ def test_training_rebuilds_the_shipped_model(data_dir: Path, tmp_path: Path) -> 
         assert np.array_equal(fresh["vocabulary"], shipped["vocabulary"])
         # Identical here; a tolerance of a few float16 steps for another CPU's floating point.
         for name in ("idf", "weights", "biases"):
-            difference = np.abs(fresh[name].astype(np.float32) - shipped[name].astype(np.float32))
-            assert np.allclose(fresh[name], shipped[name], rtol=1e-3, atol=2e-3), (name, float(difference.max()), int((difference > 2e-3).sum()))
+            assert np.allclose(fresh[name], shipped[name], rtol=1e-3, atol=2e-3), name
     fresh_meta = json.loads((tmp_path / "model.json").read_text())
     shipped_meta = json.loads((DATA_DIR / "model.json").read_text())
     assert fresh_meta["heads"] == shipped_meta["heads"]
