@@ -55,7 +55,6 @@ def run(options: argparse.Namespace) -> Iterator[dict[str, Any]]:
         speed = evaluate.speed(texts[:count] if len(texts) > count else texts, minimum=count)
         quality = evaluate.dev_scores(data_dir)
     yield {
-        "benchmark": "triage",
         "texts_per_cpu_s": round(speed, 1),
         "macro_f1_de": quality["macro_f1_de"],
         "macro_f1_en": quality["macro_f1_en"],
