@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "stammtisch.links",
     "stammtisch.audience",
     "stammtisch.strategy",
+    "stammtisch.reports",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stammtisch <stammtisch@local
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Daily notification summaries go out at this hour (0-23) in each workspace's time zone.
 NOTIFICATION_DIGEST_HOUR = env_int("STAMMTISCH_DIGEST_HOUR", 8, minimum=0, maximum=23)
+# Scheduled reports of the past week (Mondays) or month (the 1st) are made at this hour (0-23)
+# in each workspace's time zone (docs/reports.md).
+REPORT_HOUR = env_int("STAMMTISCH_REPORT_HOUR", 7, minimum=0, maximum=23)
 
 # Networks: one switch each (STAMMTISCH_<NETWORK>_ENABLED).
 NETWORKS_ENABLED = {

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("stammtisch.links.urls")),
     path("", include("stammtisch.audience.urls")),
     path("", include("stammtisch.strategy.urls")),
+    path("", include("stammtisch.reports.urls")),
 ]
 
 handler400 = "stammtisch.core.errors.bad_request"

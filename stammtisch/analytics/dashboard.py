@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Sum
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 from stammtisch.analytics import forecast as forecasting
+from stammtisch.analytics import periods
 from stammtisch.analytics.kpis import FLOW, KPIS, Kpi, Reading, evaluate, level_on, read_rollups
 from stammtisch.analytics.models import DailyRollup, RollupState
 from stammtisch.analytics.rollups import pillar_dimension
+from stammtisch.analytics.tables import DATE, INT, NUMBER, Column, Table
 from stammtisch.core.models import Workspace
 
 DEFAULT_RANGE_DAYS = 90
-RANGES = (30, 90, 180, 365)
+RANGES = (30, 90, 180, 365, 730)  # more than 120 days are charted by week, more than 366 by month
 FORECAST_DAYS = 28  # the regression looks at this many last days of the series
 MONTH_DAYS = 30  # "month over month": the last 30 days against the 30 before
 CHART_AHEAD_DAYS = 90  # the forecast is drawn at most this far beyond today (or to the deadline)
@@ -62,6 +66,7 @@ class GoalStatus:
     this_month: Reading
     last_month: Reading
     chart: dict[str, Any] = field(default_factory=dict)
+    grain: str = periods.DAY  # `days` are every day, or the last day of each week or month
 
     @property
     def month_change(self) -> float | None:
@@ -74,23 +79,43 @@ def _cumulative(kpi: Kpi, series: dict[str, dict[dt.date, float]], start: dt.dat
     return evaluate(kpi, series, start, day)
 
 
-def goal_status(goal: Any, today: dt.date, range_days: int = DEFAULT_RANGE_DAYS) -> GoalStatus:
-    """Where a goal (strategy.models.Goal) stands on `today`: one rollup query."""
+def _sample_days(grain: str, first: dt.date, today: dt.date) -> list[dt.date]:
+    """The days a trend is shown on: every day, or the last day of each week or month (today for
+    the current one)."""
+    if grain == periods.DAY:
+        return [first + dt.timedelta(days=n) for n in range((today - first).days + 1)]
+    ends = [periods.period_end(grain, start) for start in periods.starts_between(grain, first, today)]
+    return sorted({min(end, today) for end in ends})
+
+
+def goal_status(
+    goal: Any, today: dt.date, range_days: int = DEFAULT_RANGE_DAYS, grain: str = periods.DAY
+) -> GoalStatus:
+    """Where a goal (strategy.models.Goal) stands on `today`: one rollup query.
+
+    `values` is the goal's trend on `days`: every day of the range (`grain` "day", the default),
+    or, with "week" or "month" (`periods.grain_for(range_days)`, as the goal page does for long
+    ranges), the last day of each ISO week or month. The forecast always fits the last
+    `FORECAST_DAYS` days."""
     kpi = KPIS[goal.kpi]
     first_shown = today - dt.timedelta(days=range_days - 1)
     read_from = min(first_shown, goal.start, today - dt.timedelta(days=2 * MONTH_DAYS)) - dt.timedelta(days=28)
     keys = {*kpi.inputs, kpi.sample_key} - {""}
     series = read_rollups(goal.workspace, keys, read_from, today)
-    days = [first_shown + dt.timedelta(days=n) for n in range(range_days)]
+    days = _sample_days(grain, first_shown, today)
     flow = kpi.mode == FLOW
 
     def reading(day: dt.date) -> Reading:
         return _cumulative(kpi, series, goal.start, day) if flow else level_on(kpi, series, day)
 
-    values: list[float | None] = []
-    for day in days:
-        value = reading(day).value if day >= goal.start or not flow else None
-        values.append(round(value, 2) if value is not None else None)
+    def trend(on: list[dt.date]) -> list[float | None]:
+        values: list[float | None] = []
+        for day in on:
+            value = reading(day).value if day >= goal.start or not flow else None
+            values.append(round(value, 2) if value is not None else None)
+        return values
+
+    values = trend(days)
     current = reading(today)
     baseline = goal.baseline
     if baseline is None:
@@ -99,7 +124,10 @@ def goal_status(goal: Any, today: dt.date, range_days: int = DEFAULT_RANGE_DAYS)
     if current.value is not None and baseline is not None and goal.target != baseline:
         progress = round(100.0 * (current.value - baseline) / (goal.target - baseline), 1)
 
-    recent = values[-FORECAST_DAYS:]
+    if grain == periods.DAY:
+        recent = values[-FORECAST_DAYS:]
+    else:
+        recent = trend([today - dt.timedelta(days=n) for n in range(min(FORECAST_DAYS, range_days) - 1, -1, -1)])
     rising = None if baseline is None else goal.target >= baseline
     outlook = forecasting.forecast(recent, goal.target, rising=rising)
 
@@ -132,25 +160,29 @@ def goal_status(goal: Any, today: dt.date, range_days: int = DEFAULT_RANGE_DAYS)
         on_track=on_track,
         this_month=this_month,
         last_month=last_month,
+        grain=grain,
     )
-    status.chart = _goal_chart(status, goal, today)
+    status.chart = _goal_chart(status, goal, today, len(recent) - 1)
     return status
 
 
-def _goal_chart(status: GoalStatus, goal: Any, today: dt.date) -> dict[str, Any]:
+def _goal_chart(status: GoalStatus, goal: Any, today: dt.date, last_x: int) -> dict[str, Any]:
     """Chart data: the trend over the range, then the forecast line and its band up to the
-    deadline (at most `CHART_AHEAD_DAYS` ahead)."""
+    deadline (at most `CHART_AHEAD_DAYS` ahead), at the trend's grain. `last_x` is today's x in
+    the fitted series."""
     ahead = max(0, min((goal.deadline - today).days, CHART_AHEAD_DAYS))
-    future = [today + dt.timedelta(days=n) for n in range(1, ahead + 1)]
+    end = today + dt.timedelta(days=ahead)
+    future = [day for day in _sample_days(status.grain, today, end) if day > today]
+    if ahead and status.grain != periods.DAY and end not in future:
+        future.append(end)
     labels = [d.isoformat() for d in status.days + future]
     line: list[float | None] = [None] * len(status.days)
     lower: list[float | None] = [None] * len(status.days)
     upper: list[float | None] = [None] * len(status.days)
     outlook = status.forecast
     if outlook is not None and not outlook.reached:
-        last_x = min(FORECAST_DAYS, len(status.values)) - 1
-        for n in range(1, ahead + 1):
-            x = last_x + n
+        for day in future:
+            x = last_x + (day - today).days
             predicted = outlook.fit.predict(x)
             half = outlook.fit.half_width(x)
             line.append(round(predicted, 2))
@@ -205,7 +237,7 @@ def content_mix(
     workspace: Workspace, pillars: list[Any], min_value_share: int, first: dt.date, last: dt.date
 ) -> dict[str, Any]:
     """Published posts by pillar and by purpose against their targets."""
-    sums = sums_by_dimension(workspace, ["posts.pillar", "posts.purpose", "posts.published"], first, last)
+    sums = periods.sums(workspace, ["posts.pillar", "posts.purpose", "posts.published"], first, last)
     total = sums.get("posts.published", {}).get("", 0.0)
     by_pillar = dict(sums.get("posts.pillar", {}))
     rows = []
@@ -285,22 +317,133 @@ class Heatmap:
         return max(rates) if rates else 0.0
 
 
-def best_time(workspace: Workspace, first: dt.date, last: dt.date) -> Heatmap:
-    """Engagement rate (likes + comments + shares per impression, in %) by weekday and hour of
-    publishing, from the rollups of measured posts; shown only with `BESTTIME_MIN_POSTS`."""
-    sums = sums_by_dimension(workspace, ["besttime.posts", "besttime.engagements", "besttime.impressions"], first, last)
-    posts = sums.get("besttime.posts", {})
+def heatmap(counts: dict[tuple[int, int], tuple[float, float, float]]) -> Heatmap:
+    """The heatmap of measured posts by (weekday, hour) of publishing: (posts, engagements,
+    impressions) per cell; a cell is rated from `BESTTIME_MIN_CELL` posts, the whole map (and its
+    best hours) only from `BESTTIME_MIN_POSTS`."""
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
-    for dimension, count in posts.items():
-        weekday, hour = (int(part) for part in dimension.split("-"))
-        impressions = sums.get("besttime.impressions", {}).get(dimension, 0.0)
-        engagements = sums.get("besttime.engagements", {}).get(dimension, 0.0)
+    for (weekday, hour), (count, engagements, impressions) in counts.items():
         rate = round(100.0 * engagements / impressions, 2) if impressions and count >= BESTTIME_MIN_CELL else None
         cells[weekday, hour] = (rate, int(count))
-    sample = int(sum(posts.values()))
+    sample = int(sum(count for count, _e, _i in counts.values()))
     rated = sorted(
         ((w, h, rate, n) for (w, h), (rate, n) in cells.items() if rate is not None),
         key=lambda cell: (-cell[2], -cell[3], cell[0], cell[1]),
     )
     enough = sample >= BESTTIME_MIN_POSTS
     return Heatmap(sample, enough, cells, rated[:BESTTIME_TOP] if enough else [])
+
+
+def best_time(workspace: Workspace, first: dt.date, last: dt.date) -> Heatmap:
+    """Engagement rate (likes + comments + shares per impression, in %) by weekday and hour of
+    publishing, from the rollups of measured posts; shown only with `BESTTIME_MIN_POSTS`."""
+    sums = periods.sums(workspace, ["besttime.posts", "besttime.engagements", "besttime.impressions"], first, last)
+    counts: dict[tuple[int, int], tuple[float, float, float]] = {}
+    for dimension, count in sums.get("besttime.posts", {}).items():
+        weekday, hour = (int(part) for part in dimension.split("-"))
+        impressions = sums.get("besttime.impressions", {}).get(dimension, 0.0)
+        engagements = sums.get("besttime.engagements", {}).get(dimension, 0.0)
+        counts[weekday, hour] = (count, engagements, impressions)
+    return heatmap(counts)
+
+
+def heatmap_table(heat: Heatmap, name: str = "best_time") -> Table:
+    """The heatmap as a table: a row per weekday, a column per hour, the rate in % (empty:
+    fewer than `BESTTIME_MIN_CELL` posts)."""
+    from stammtisch.publishing.queue import weekday_name
+
+    table = Table(
+        name,
+        _("Best time to post: engagement rate by weekday and hour (%)"),
+        [Column(_("Weekday")), *(Column(f"{hour:02d}", NUMBER, 2) for hour in range(24))],
+        note=_("An hour with fewer than %(minimum)s measured posts is not rated.") % {"minimum": BESTTIME_MIN_CELL},
+        empty=_(
+            "Not enough data yet: the heatmap is shown from %(minimum)s measured posts in the period (%(n)s so far)."
+        )
+        % {"minimum": BESTTIME_MIN_POSTS, "n": heat.sample},
+    )
+    if heat.enough:
+        table.rows = [[weekday_name(weekday), *(rate for rate, _n in cells)] for weekday, cells in heat.rows()]
+    return table
+
+
+# --- Tables (analytics/tables.py): what the pages show under their charts and export ------------
+
+
+def goal_tables(status: GoalStatus) -> list[Table]:
+    """The goal page's table: the trend and the forecast with its band, day by day (or by the
+    last day of each week or month for long ranges)."""
+    chart = status.chart
+    rows = [
+        [dt.date.fromisoformat(label), actual, forecast, lower, upper]
+        for label, actual, forecast, lower, upper in zip(
+            chart["labels"], chart["actual"], chart["forecast"], chart["lower"], chart["upper"], strict=True
+        )
+    ]
+    return [
+        Table(
+            "trend",
+            _("Trend and forecast"),
+            [
+                Column(_("Day"), DATE),
+                Column(_("Actual"), NUMBER, 2),
+                Column(_("Forecast"), NUMBER, 2),
+                Column(_("Lower bound (90 %)"), NUMBER, 2),
+                Column(_("Upper bound (90 %)"), NUMBER, 2),
+            ],
+            rows,
+            note=status.kpi.definition,
+        )
+    ]
+
+
+def overview_tables(mix: dict[str, Any], cadence: list[CadenceRow], heat: Heatmap) -> list[Table]:
+    """The dashboard's tables: pillars, value and promotion, cadence adherence, best time."""
+    pillars = Table(
+        "pillars",
+        _("Content pillars: actual against target"),
+        [
+            Column(_("Pillar")),
+            Column(_("Posts"), INT),
+            Column(_("Actual share (%)"), NUMBER),
+            Column(_("Target share (%)"), NUMBER, 0),
+            Column(_("Difference"), NUMBER),
+        ],
+        [[row.label, row.count, row.share, row.target, row.gap] for row in mix["pillars"]],
+    )
+    other = str(_("Other labels"))
+    if mix["other_labels_names"]:
+        other += " (" + ", ".join(mix["other_labels_names"]) + ")"
+    pillars.rows.append([other, mix["other_labels"].count, mix["other_labels"].share, None, None])
+    pillars.rows.append([str(_("No pillar")), mix["without_pillar"].count, mix["without_pillar"].share, None, None])
+    purpose = Table(
+        "purpose",
+        _("Value and promotion"),
+        [
+            Column(_("Purpose")),
+            Column(_("Posts"), INT),
+            Column(_("Share (%)"), NUMBER),
+            Column(_("Minimum share (%)"), NUMBER, 0),
+        ],
+        [
+            [str(_("Value content")), mix["value"].count, mix["value"].share, mix["value"].target],
+            [str(_("Promotion")), mix["promotion"].count, mix["promotion"].share, None],
+        ],
+    )
+    weeks = cadence[0].weeks if cadence else []
+    cadence_table = Table(
+        "cadence",
+        _("Cadence adherence (last four full weeks)"),
+        [
+            Column(_("Channel")),
+            Column(_("Target a week"), INT),
+            *(
+                Column(_("Week of %(day)s") % {"day": date_format(monday, "SHORT_DATE_FORMAT")}, INT)
+                for monday, _n in weeks
+            ),
+            Column(_("Adherence (%)"), NUMBER),
+        ],
+        [[str(row.channel), row.per_week, *(n for _monday, n in row.weeks), row.adherence] for row in cadence],
+        empty=_("No cadence set yet."),
+    )
+    return [pillars, purpose, cadence_table, heatmap_table(heat)]

@@ -58,6 +58,14 @@ def _key(name: str) -> Callable[[Values], float | None]:
     return lambda v: v.get(name)
 
 
+def _ratio(part: str, whole: str) -> Callable[[Values], float | None]:
+    def compute(v: Values) -> float | None:
+        whole_value = v.get(whole) or 0.0
+        return (v.get(part) or 0.0) / whole_value if whole_value else None
+
+    return compute
+
+
 @dataclass(frozen=True)
 class Kpi:
     key: str
@@ -232,25 +240,71 @@ KPIS: dict[str, Kpi] = {
             "",
             0,
         ),
+        # SEO signals (docs/links.md "SEO signals"): search figures come from Search Console
+        # imports, by day; at least a week of imported days before a value is shown.
         Kpi(
-            "seo.referral_visits",
+            "seo.search_clicks",
             "seo",
-            _("Referral visits from search"),
-            _("visits"),
-            _("Visits from search engines, from a search-console import. Not available yet."),
+            _("Search clicks"),
+            _("clicks"),
+            _(
+                "Clicks from Google Search to the website, from imported Search Console figures with a date "
+                "(days without imported figures count as no data)."
+            ),
             FLOW,
-            (),
-            lambda v: None,
+            ("seo.search_clicks",),
+            _key("seo.search_clicks"),
+            "seo.search_days",
+            7,
+        ),
+        Kpi(
+            "seo.search_impressions",
+            "seo",
+            _("Search impressions"),
+            _("impressions"),
+            _("How often the website was shown in Google Search results, from imported Search Console figures."),
+            FLOW,
+            ("seo.search_impressions",),
+            _key("seo.search_impressions"),
+            "seo.search_days",
+            7,
+        ),
+        Kpi(
+            "seo.average_position",
+            "seo",
+            _("Average search position"),
+            _("position"),
+            _(
+                "Average position of the website in Google Search results over the last 28 days, weighted by "
+                "impressions, from imported Search Console figures (lower is better)."
+            ),
+            LEVEL,
+            ("seo.position_weight", "seo.position_impressions"),
+            _ratio("seo.position_weight", "seo.position_impressions"),
+            "seo.search_days",
+            7,
+        ),
+        Kpi(
+            "seo.social_referral_visits",
+            "seo",
+            _("Referral visits from social"),
+            _("visits"),
+            _(
+                "Website visits reported by the website snippet or server that came from a click on a social "
+                "short link (made for a channel's post, or tagged utm_medium=social)."
+            ),
+            FLOW,
+            ("seo.social_visits",),
+            _key("seo.social_visits"),
             "",
             0,
-            available=False,
         ),
     ]
 }
 
 # How a rollup key adds up over several days: most are sums; a count of a state takes its last
 # value; a daily median takes the median of the days' medians.
-LAST_KEYS = frozenset({"people.advocates"})
+LAST_KEYS = frozenset({"people.advocates", "channel.followers"})
 MEDIAN_KEYS = frozenset({"inbox.response_median_s"})
 
 

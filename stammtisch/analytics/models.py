@@ -176,6 +176,8 @@ class DailyRollup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "key", "dimension", "day"], name="one_rollup_per_day")
         ]
+        # Every dimension of some days at once (a range's sum per channel, analytics/periods.py `sums`).
+        indexes = [models.Index(fields=["workspace", "key", "day"], name="rollup_key_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.key}[{self.dimension}] on {self.day}: {self.value}"
@@ -196,3 +198,84 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollups of workspace {self.workspace_id}: next {self.next_run_at:%Y-%m-%d %H:%M}"
+
+
+class PeriodRollup(models.Model):
+    """One figure of one ISO week (Monday to Sunday) or calendar month, in the workspace's time
+    zone, computed by the rollup job from the `DailyRollup` rows of that period
+    (analytics/periods.py), so that long ranges are charted and summed from a few rows.
+
+    `value` adds the days up (a count), takes the last day's value (a level such as followers) or
+    the median of the daily medians, as the key says (analytics/kpis.py `LAST_KEYS`,
+    `MEDIAN_KEYS`); `days` is how many daily rows it was computed from (fewer than the period has:
+    the period is not over yet, or began before the first computed day)."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=5, choices=Period.choices)
+    start = models.DateField()  # the Monday of the week, or the 1st of the month
+    key = models.CharField(max_length=40)
+    dimension = models.CharField(max_length=80, blank=True, default="")
+    value = models.FloatField()
+    days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["period", "start", "key", "dimension"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "period", "key", "dimension", "start"], name="one_rollup_per_period"
+            )
+        ]
+        # Every dimension of some periods at once (analytics/periods.py `sums`).
+        indexes = [models.Index(fields=["workspace", "period", "key", "start"], name="period_rollup_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.dimension}] in the {self.period} of {self.start}: {self.value}"
+
+
+# The figures of a `PostRollup` that the pages filter, rank and sum by (and its id, which the
+# ranking selects first and then reads the rows of).
+FIGURE_COLUMNS = ["impressions", "engagements", "rate", "link_clicks", "conversions", "weekday", "hour", "id"]
+
+
+class PostRollup(models.Model):
+    """The figures of one published delivery (a post on one channel), as the dashboards rank
+    them: its latest metric snapshot, the clicks on its short links and the conversions
+    attributed to it. Computed by the rollup job (analytics/post_rollups.py); pages read these
+    rows, never the snapshots, clicks or conversions themselves."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="rollup")
+    post = models.ForeignKey("publishing.Post", on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    published_at = models.DateTimeField()
+    weekday = models.PositiveSmallIntegerField()  # of publishing, in the workspace's zone (0 = Monday)
+    hour = models.PositiveSmallIntegerField()
+    observed_at = models.DateTimeField(null=True, blank=True)  # the snapshot's time; None: never measured
+    impressions = models.PositiveBigIntegerField(null=True, blank=True)  # impressions, else reach
+    engagements = models.PositiveBigIntegerField(null=True, blank=True)  # likes + comments + shares
+    network_clicks = models.PositiveBigIntegerField(null=True, blank=True)  # clicks the network reports
+    link_clicks = models.PositiveBigIntegerField(default=0)  # clicks on our short links, bots left out
+    conversions = models.PositiveBigIntegerField(default=0)  # attributed, visits left out
+    visits = models.PositiveBigIntegerField(default=0)  # attributed website visits
+    rate = models.FloatField(null=True, blank=True)  # engagements / impressions in %; None: not measured
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+        # Covering: ranking and the best time read a range's figures from the index alone, without
+        # visiting rows scattered over the table (analytics/ranking.py). The figures are key
+        # columns, not INCLUDE ones, so that SQLite covers them too.
+        indexes = [
+            models.Index(
+                fields=["workspace", "published_at", "channel", *FIGURE_COLUMNS], name="post_rollup_range_idx"
+            ),
+            models.Index(
+                fields=["workspace", "channel", "published_at", *FIGURE_COLUMNS], name="post_rollup_channel_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id}: rate {self.rate}"

@@ -50,6 +50,24 @@ def besttime_dimension(weekday: int, hour: int) -> str:
     return f"{weekday}-{hour:02d}"
 
 
+# Response-time classes: a conversation answered after `seconds` counts in the class of the first
+# upper bound (minutes) above it; the last class is open-ended. Percentiles over any range are
+# estimated from these counts (analytics/channels.py `response_times`).
+RESPONSE_CLASSES_MIN = (
+    *(1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 960, 1440),
+    *(2160, 2880, 4320, 7200, 10080, 20160, 43200),
+)
+RESPONSE_KEYS = tuple(f"inbox.rt.{n:02d}" for n in range(len(RESPONSE_CLASSES_MIN) + 1))
+
+
+def response_class(seconds: float) -> int:
+    """The index of the response-time class of `seconds` (`RESPONSE_KEYS`)."""
+    for index, minutes in enumerate(RESPONSE_CLASSES_MIN):
+        if seconds < minutes * 60:
+            return index
+    return len(RESPONSE_CLASSES_MIN)
+
+
 @dataclass(frozen=True)
 class Span:
     """The local days [first, last] of a workspace and their bounds in UTC."""
@@ -151,17 +169,24 @@ def inbox_figures(span: Span) -> list[Row]:
             workspace=span.workspace, first_response_at__gte=span.start, first_response_at__lt=span.end
         )
         .annotate(received=Min("messages__occurred_at", filter=Q(messages__direction=Message.Direction.IN)))
-        .values_list("first_response_at", "received")
+        .values_list("first_response_at", "received", "channel_id")
     )
     seconds: dict[dt.date, list[float]] = defaultdict(list)
-    for responded, received in answered_rows:
+    classes: dict[tuple[dt.date, str, str], float] = defaultdict(float)
+    for responded, received, channel_id in answered_rows:
         if responded is not None and received is not None and responded >= received:
-            seconds[span.local_day(responded)].append((responded - received).total_seconds())
+            when = span.local_day(responded)
+            wait = (responded - received).total_seconds()
+            seconds[when].append(wait)
+            key = RESPONSE_KEYS[response_class(wait)]
+            classes[when, key, str(channel_id)] += 1
+            classes[when, key, ""] += 1
     rows = _totals(span, rows, ["inbox.triaged", "inbox.positive", "inbox.negative"])
     rows = _totals(span, rows, ["inbox.feedback", "inbox.feedback_answered"])
     for when, values in seconds.items():
         rows.append((when, "inbox.response_median_s", "", float(statistics.median(values))))
         rows.append((when, "inbox.responses", "", float(len(values))))
+    rows += [(when, key, dimension, value) for (when, key, dimension), value in classes.items()]
     return rows
 
 
@@ -186,7 +211,7 @@ def people_figures(span: Span) -> list[Row]:
             occurred_at__lt=span.end,
             person__first_seen__lt=span.end,
         )
-        .exclude(kind__in=["answered", "unfollow"])
+        .exclude(kind__in=["answered", "unfollow", "referral"])
         .annotate(day=TruncDate("occurred_at", tzinfo=span.tz))
         .values_list("day", "person_id", "person__first_seen")
         .distinct()
@@ -217,7 +242,8 @@ def people_figures(span: Span) -> list[Row]:
 
 def follower_figures(span: Span) -> list[Row]:
     """New followers per channel: the day's follower count minus the channel's previous reading
-    (a day without a reading gives nothing; the next reading carries the whole change)."""
+    (a day without a reading gives nothing; the next reading carries the whole change); and the
+    day's follower count itself per channel (`channel.followers`, no total)."""
     snapshots = (
         ChannelMetricSnapshot.objects.filter(
             workspace=span.workspace,
@@ -238,6 +264,8 @@ def follower_figures(span: Span) -> list[Row]:
     rows: list[Row] = []
     previous: dict[int, int] = {}
     for (channel_id, day), (_rank, followers) in sorted(best.items()):
+        if day >= span.first:
+            rows.append((day, "channel.followers", str(channel_id), float(followers)))
         if channel_id in previous and day >= span.first:
             rows.append((day, "channel.followers_delta", str(channel_id), float(followers - previous[channel_id])))
             rows.append((day, "channel.readings", str(channel_id), 1.0))
@@ -274,9 +302,41 @@ def link_figures(span: Span) -> list[Row]:
     return _totals(span, rows, ["links.clicks", "links.conversions", "links.visits"])
 
 
+def seo_figures(span: Span) -> list[Row]:
+    """SEO signals (links/seo.py): clicks on social short links and the visits they brought,
+    per channel; and the day's Search Console figures of the site (imported; a day without
+    imported figures has no search rows: no data, not 0). Position: the sum of position times
+    impressions and the impressions it is weighted by, so that any range can average it."""
+    from stammtisch.links import seo
+    from stammtisch.links.models import Click, Conversion
+
+    day = TruncDate("occurred_at", tzinfo=span.tz)
+    bounds = {"workspace": span.workspace, "occurred_at__gte": span.start, "occurred_at__lt": span.end}
+    clicks = Click.objects.filter(is_bot=False, **bounds).filter(seo.SOCIAL)
+    visits = Conversion.objects.filter(kind=Conversion.Kind.VISIT, **bounds).filter(seo.SOCIAL)
+    rows: list[Row] = []
+    rows += _per_channel(
+        span, "seo.social_clicks", clicks.annotate(day=day).values("day", "channel_id").annotate(n=Count("id"))
+    )
+    rows += _per_channel(
+        span, "seo.social_visits", visits.annotate(day=day).values("day", "channel_id").annotate(n=Count("id"))
+    )
+    rows = _totals(span, rows, ["seo.social_clicks", "seo.social_visits"])
+    for when, figures in seo.search_totals(span.workspace, span.first, span.last).items():
+        rows += [
+            (when, "seo.search_clicks", "", float(figures.clicks)),
+            (when, "seo.search_impressions", "", float(figures.impressions)),
+            (when, "seo.position_weight", "", figures.position_weight),
+            (when, "seo.position_impressions", "", float(figures.position_impressions)),
+            (when, "seo.search_days", "", 1.0),
+        ]
+    return rows
+
+
 def post_figures(span: Span) -> list[Row]:
-    """Published deliveries per channel, per pillar and per purpose; and, per weekday and hour of
-    publishing, how many were measured and their engagements and impressions (best time)."""
+    """Published deliveries per channel, per pillar and per purpose; per channel, how many were
+    measured (their latest snapshot reports impressions or reach) with their engagements and
+    impressions; and the same per weekday and hour of publishing (best time)."""
     from stammtisch.publishing.models import Delivery
 
     deliveries = list(
@@ -308,12 +368,27 @@ def post_figures(span: Span) -> list[Row]:
         if not seen:
             continue  # no impressions or reach reported (Mastodon, Telegram): no rate
         engagements = sum(getattr(measured, name) or 0 for name in ("likes", "comments", "shares"))
+        counts[when, "posts.measured", str(channel_id)] += 1
+        counts[when, "posts.engagements", str(channel_id)] += engagements
+        counts[when, "posts.impressions", str(channel_id)] += seen
         cell = besttime_dimension(local.weekday(), local.hour)
         counts[when, "besttime.posts", cell] += 1
         counts[when, "besttime.engagements", cell] += engagements
         counts[when, "besttime.impressions", cell] += seen
     rows = [(when, key, dimension, value) for (when, key, dimension), value in counts.items()]
-    return _totals(span, rows, ["posts.published"])
+    return _totals(span, rows, ["posts.published", "posts.measured", "posts.engagements", "posts.impressions"])
+
+
+def _post_rollups(span: Span) -> int:
+    from stammtisch.analytics import post_rollups
+
+    return post_rollups.refresh(span)
+
+
+def _clicked_post_rollups(span: Span) -> int:
+    from stammtisch.analytics import post_rollups
+
+    return post_rollups.refresh_clicked(span)
 
 
 @dataclass(frozen=True)
@@ -322,6 +397,8 @@ class Group:
     keys: tuple[str, ...]
     settle_days: int  # how many past days can still change (recomputed on every run)
     compute: Callable[[Span], list[Row]]
+    # Run after the group's rows are stored: other rollup tables computed over the same days.
+    then: Callable[[Span], int] | None = None
 
 
 GROUPS = (
@@ -335,20 +412,50 @@ GROUPS = (
             "inbox.feedback_answered",
             "inbox.response_median_s",
             "inbox.responses",
+            *RESPONSE_KEYS,
         ),
         # Feedback counts on the day it came in, answered up to a week later.
         settle_days=8,
         compute=inbox_figures,
     ),
     Group("people", ("people.new", "people.returning", "people.advocates"), settle_days=3, compute=people_figures),
-    Group("followers", ("channel.followers_delta", "channel.readings"), settle_days=3, compute=follower_figures),
-    Group("links", ("links.clicks", "links.conversions", "links.visits"), settle_days=3, compute=link_figures),
+    Group(
+        "followers",
+        ("channel.followers_delta", "channel.readings", "channel.followers"),
+        settle_days=3,
+        compute=follower_figures,
+    ),
+    Group(
+        "links",
+        ("links.clicks", "links.conversions", "links.visits"),
+        settle_days=3,
+        compute=link_figures,
+        then=_clicked_post_rollups,  # posts published earlier whose links were clicked (post_rollups.py)
+    ),
+    Group(
+        "seo",
+        (
+            "seo.social_clicks",
+            "seo.social_visits",
+            "seo.search_clicks",
+            "seo.search_impressions",
+            "seo.position_weight",
+            "seo.position_impressions",
+            "seo.search_days",
+        ),
+        # Imports recompute the days they change at once (links/seo_actions.py).
+        settle_days=3,
+        compute=seo_figures,
+    ),
     Group(
         "posts",
         (
             "posts.published",
             "posts.pillar",
             "posts.purpose",
+            "posts.measured",
+            "posts.engagements",
+            "posts.impressions",
             "besttime.posts",
             "besttime.engagements",
             "besttime.impressions",
@@ -356,6 +463,7 @@ GROUPS = (
         # Post figures are read up to 28 days after publishing (docs/analytics.md).
         settle_days=30,
         compute=post_figures,
+        then=_post_rollups,  # one row per published delivery (analytics/post_rollups.py)
     ),
 )
 
@@ -364,7 +472,10 @@ ROLLUP_KEYS = frozenset(key for group in GROUPS for key in group.keys)
 
 def refresh(workspace: Workspace, first: dt.date, last: dt.date, groups: Iterable[Group] = GROUPS) -> int:
     """Recompute the rollups of `groups` for the local days [first, last]: each group replaces
-    its rows of those days in one transaction. Returns the number of rows written."""
+    its rows of those days, and the week and month rows of every period those days fall in
+    (analytics/periods.py), in one transaction. Returns the number of daily rows written."""
+    from stammtisch.analytics import periods
+
     written = 0
     for group in groups:
         span = Span(workspace, first, last)
@@ -379,6 +490,9 @@ def refresh(workspace: Workspace, first: dt.date, last: dt.date, groups: Iterabl
                 ],
                 batch_size=1000,
             )
+            periods.refresh_periods(workspace, group.keys, first, last)
+        if group.then is not None:
+            group.then(span)
         written += len(rows)
     return written
 

@@ -11,4 +11,7 @@ urlpatterns = [
     path("w/<slug:slug>/import/template/", views.import_metrics_template, name="import_template"),
     path("w/<slug:slug>/dashboard/", views_dashboard.overview, name="dashboard"),
     path("w/<slug:slug>/best-time/slots/", views_dashboard.best_time_slots, name="best_time_slots"),
+    path("w/<slug:slug>/channels/", views_dashboard.channels, name="channels"),
+    path("w/<slug:slug>/channels/<int:channel_id>/", views_dashboard.channel, name="channel"),
+    path("w/<slug:slug>/posts/", views_dashboard.posts, name="posts"),
 ]

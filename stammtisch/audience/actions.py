@@ -8,18 +8,25 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from stammtisch.audience import consume, gdpr, loyalty
+from stammtisch.audience import consume, gdpr, loyalty, referrals
 from stammtisch.audience.models import (
+    PASSIVE_KINDS,
     AudienceSettings,
+    ConversionContact,
     Engagement,
     Identity,
+    Kind,
     Person,
+    ProfileLink,
+    Referral,
     Segment,
     Stage,
     StageTransition,
@@ -30,6 +37,7 @@ from stammtisch.audience.privacy import handle_key, suppression_hash
 from stammtisch.core.actions import AUDIT_ACTIONS, ActionError, Actor, audit, require_perm
 from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
+from stammtisch.networks.models import Channel
 
 AUDIT_ACTIONS.update(
     {
@@ -41,6 +49,7 @@ AUDIT_ACTIONS.update(
         "person.erase": gettext_lazy("Person erased"),
         "person.import_csv": gettext_lazy("People imported from a CSV file"),
         "people.retention": gettext_lazy("Retention of people changed"),
+        "referral.create": gettext_lazy("Referral link made"),
         "segment.create": gettext_lazy("Segment saved"),
         "segment.delete": gettext_lazy("Segment deleted"),
     }
@@ -177,7 +186,7 @@ def refresh(person: Person, now: dt.datetime) -> None:
         counts[kind] = counts.get(kind, 0) + 1
     person.counts = counts
     loyalty.recompute(person, [(weight, at) for _kind, weight, at in rows], now)
-    active = [at for kind, _weight, at in rows if kind != "answered"]
+    active = [at for kind, _weight, at in rows if kind not in PASSIVE_KINDS]
     person.first_seen = min(active) if active else None
     person.last_seen = max(active) if active else None
     consume.save_people([person], now)
@@ -197,6 +206,7 @@ def do_merge_people(actor: Actor, target: Person, other: Person) -> Person:
     identities = list(other.identities.values_list("pk", flat=True))
     other.identities.update(person=target)
     other.engagements.update(person=target)
+    other.referrals.update(person=target)
     tags = {t.name for t in target.tags.all()} | {t.name for t in other.tags.all()}
     set_tags(target, sorted(tags))
     for field in ("display_name", "email", "language"):
@@ -282,6 +292,7 @@ def do_erase_person(actor: Actor, person: Person) -> bool:
         ignore_conflicts=True,
     )
     counts = gdpr.erase_inbox_rows(person.workspace_id, identities)
+    counts.update(unlink_referrals_and_conversions(person, identities))
     person.identities.all().delete()
     person.engagements.all().delete()
     person.transitions.all().delete()
@@ -305,6 +316,87 @@ def do_erase_person(actor: Actor, person: Person) -> bool:
     return True
 
 
+def unlink_referrals_and_conversions(person: Person, identities: list[Identity]) -> dict[str, int]:
+    """Erasure's part in the links' data: the person's referrals lose their person and personal
+    code (the short link keeps working; its clicks and conversions stay, anonymous), the
+    conversions that reported the person's e-mail lose its hash, and the links in the profiles
+    of the person's accounts are deleted. Returns counts for the audit log."""
+    referral_count = Referral.objects.filter(person=person).update(person=None, code="")
+    emails = 0
+    if person.email_hash:
+        emails = ConversionContact.objects.filter(
+            workspace_id=person.workspace_id, email_hash=person.email_hash
+        ).update(email_hash="")
+    ConversionContact.objects.filter(workspace_id=person.workspace_id, email_hash="", referral__isnull=True).delete()
+    accounts = Q(pk__in=[])
+    for identity in identities:
+        accounts |= Q(network=identity.network, remote_id=identity.remote_id)
+    links, _by_kind = ProfileLink.objects.filter(accounts, workspace_id=person.workspace_id).delete()
+    return {"referrals": referral_count, "conversion_emails": emails, "profile_links": links}
+
+
+@transaction.atomic
+def do_create_referral(
+    actor: Actor,
+    person: Person,
+    *,
+    target_kind: str,
+    target: str = "",
+    channel: Channel | None = None,
+) -> Referral:
+    """A personal referral for `person`: a short link (made by the links app, so it is counted,
+    listed and has a QR code like any other) to the website (`target`), a channel's profile page
+    or the link-in-bio page, and a personal code. The link's title and UTM parameters name the
+    person by number only."""
+    from stammtisch.links import embeds
+    from stammtisch.links.actions import do_create_link
+
+    workspace = person.workspace
+    require_perm(actor, workspace, Perm.EDIT)
+    if person.is_erased:
+        raise ActionError(_("This person was erased."))
+    if target_kind == Referral.Target.CHANNEL:
+        if channel is None or channel.workspace_id != workspace.pk:
+            raise ActionError(_("Choose one of this workspace's channels."))
+        target = embeds.profile_url(channel)
+        if not target:
+            raise ActionError(_("This channel has no public profile page to link to."))
+    elif target_kind == Referral.Target.BIO:
+        channel = None
+        target = django_settings.BASE_URL + reverse("links:bio", kwargs={"slug": workspace.slug})
+    elif target_kind == Referral.Target.WEBSITE:
+        channel = None
+    else:
+        raise ActionError(_("Choose where the link leads."))
+    link = do_create_link(
+        actor,
+        workspace,
+        target=target,
+        title=_("Referral of person #%(id)d") % {"id": person.pk},
+        utm_source="referral",
+        utm_medium="referral",
+        utm_campaign="personal",
+    )
+    for _attempt in range(10):
+        code = referrals.new_code(person.display_name)
+        if not Referral.objects.filter(workspace=workspace, code=code).exists():
+            break
+    else:
+        raise ActionError(_("No free personal code was found. Please try again."))
+    referral = Referral.objects.create(
+        workspace=workspace, person=person, code=code, link=link, target_kind=target_kind, channel=channel
+    )
+    audit(
+        actor,
+        "referral.create",
+        workspace=workspace,
+        obj=person,
+        summary=f"#{person.pk}",
+        data={"referral": referral.pk, "link": link.code, "target": target_kind},
+    )
+    return referral
+
+
 def do_set_retention(actor: Actor, workspace: Workspace, months: int | None) -> None:
     require_perm(actor, workspace, Perm.MANAGE)
     settings, _created = AudienceSettings.objects.get_or_create(workspace=workspace)
@@ -326,8 +418,12 @@ def apply_retention(now: dt.datetime) -> int:
     for settings in AudienceSettings.objects.filter(retention_months__isnull=False).select_related("workspace"):
         assert settings.retention_months is not None
         limit = now - dt.timedelta(days=30 * settings.retention_months)
+        # A conversion through their referral is not them being active ("last seen"), but it is
+        # a living relationship: such people are kept.
+        recommending = Engagement.objects.filter(person=OuterRef("pk"), kind=Kind.REFERRAL, occurred_at__gte=limit)
         stale = Person.objects.filter(
             Q(last_seen__lt=limit) | Q(last_seen__isnull=True, created_at__lt=limit),
+            ~Exists(recommending),
             workspace=settings.workspace,
             erased_at__isnull=True,
         )

@@ -40,15 +40,11 @@ import json
 import math
 import os
 import random
-import sqlite3
-import subprocess
 import sys
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_PEOPLE = 1_000_000
 DEFAULT_INTERACTIONS = 20_000_000
@@ -121,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    from stammtisch.publishing.benchmarks.publish import DEFAULT_POSTGRES, postgres_answers
+    from stammtisch.core import benchdata
 
     if options.interactions < options.people or options.people < 1:
         raise SystemExit(
@@ -129,13 +125,8 @@ def run(options: argparse.Namespace) -> Iterator[dict[str, Any]]:
         )
     if options.events is None:
         options.events = min(DEFAULT_EVENTS, max(100, options.interactions // 10))
-    if options.database:
-        yield measure_in(options.database, options)
-        return
-    yield measure_in("sqlite", options)
-    server = os.environ.get("STAMMTISCH_BENCH_POSTGRES", DEFAULT_POSTGRES)
-    if postgres_answers(server):
-        yield measure_in(server, options)
+    for database in benchdata.databases(options.database):
+        yield measure_in(database, options)
 
 
 def _say(text: str) -> None:
@@ -149,144 +140,29 @@ def params(people: int, interactions: int) -> str:
 
 def measure_in(database: str, options: argparse.Namespace) -> dict[str, Any]:
     """Prepare (or reuse) the kept database on `database`, then measure in a process of its own."""
-    from django.conf import settings
-
-    from stammtisch.publishing.benchmarks.publish import _python
+    from stammtisch.core import benchdata
 
     people, interactions = options.people, options.interactions
-    wanted = params(people, interactions)
-    if database == "sqlite" or database.startswith("sqlite:"):
-        path = Path(settings.DATA_DIR) / "bench" / f"people-{people}-{interactions}.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url, vendor = f"sqlite:///{path}", "sqlite"
-        ready = _sqlite_params(path) == wanted
-        if not ready:
-            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                leftover.unlink(missing_ok=True)
-    elif database.startswith(("postgres://", "postgresql://")):
-        parts = urlsplit(database)
-        name = f"stammtisch_bench_people_{people}_{interactions}"
-        url, vendor = urlunsplit(parts._replace(path=f"/{name}")), "postgresql"
-        ready = _postgres_params(url) == wanted
-        if not ready:
-            _recreate_postgres(database, name)
+    kept = benchdata.kept_database(
+        database,
+        file_name=f"people-{people}-{interactions}.sqlite3",
+        database_name=f"stammtisch_bench_people_{people}_{interactions}",
+        meta_table=META_TABLE,
+        wanted=params(people, interactions),
+    )
+    env = benchdata.child_env(kept.url)
+    benchdata.migrate(env)
+    if kept.ready:
+        _say(f"{kept.vendor}: reusing the kept data ({people:,} people, {interactions:,} interactions)")
     else:
-        raise SystemExit("--database must be 'sqlite' or a postgres:// URL")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "STAMMTISCH_DATA_DIR": str(settings.DATA_DIR),
-        "STAMMTISCH_LOG_LEVEL": "WARNING",
-    }
-    _python(["-m", "stammtisch.cli", "migrate", "-v0"], env)
-    if ready:
-        _say(f"{vendor}: reusing the kept data ({people:,} people, {interactions:,} interactions)")
-    else:
-        _say(f"{vendor}: generating {people:,} people and {interactions:,} interactions (kept for the next run)")
-        step = [sys.executable, "-m", "stammtisch.audience.bench_people", "generate", str(people), str(interactions)]
-        done = subprocess.run(step, env=env, stdout=subprocess.PIPE, text=True, check=True)  # noqa: S603
-        _say(f"{vendor}: generated in {json.loads(done.stdout.strip().splitlines()[-1])['seconds']:.0f} s")
+        _say(f"{kept.vendor}: generating {people:,} people and {interactions:,} interactions (kept for the next run)")
+        step = ["stammtisch.audience.bench_people", "generate", str(people), str(interactions)]
+        _say(f"{kept.vendor}: generated in {benchdata.run_step(step, env)['seconds']:.0f} s")
     args = ["measure", str(options.renders), str(options.events)]
-    out = _python(["-m", "stammtisch.audience.bench_people", *args], env)
-    return dict(json.loads(out.strip().splitlines()[-1]))
-
-
-def _sqlite_params(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            row = db.execute(f"SELECT params FROM {META_TABLE}").fetchone()  # noqa: S608
-    except sqlite3.Error:
-        return None
-    return row[0] if row else None
-
-
-def _postgres_params(url: str) -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=5) as db:
-            row = db.execute(f"SELECT params FROM {META_TABLE}").fetchone()  # noqa: S608
-    except psycopg.Error:
-        return None
-    return row[0] if row else None
-
-
-def _recreate_postgres(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(server_url)
-    server = urlunsplit(parts._replace(path="/" + (parts.path.strip("/") or "postgres")))
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return benchdata.run_step(["stammtisch.audience.bench_people", *args], env)
 
 
 # --- inside the benchmark's database (a process of its own) -------------------------------------
-
-
-class Bulk:
-    """Plain bulk inserts: executemany on SQLite, COPY on PostgreSQL. Columns not given get the
-    model field's default (as the ORM would write it)."""
-
-    def __init__(self) -> None:
-        from django.db import connection
-
-        self.connection = connection
-        self.sqlite = connection.vendor == "sqlite"
-
-    def timestamp(self, seconds: int) -> str:
-        """A UTC time as the database stores it (SQLite: Django's naive UTC text)."""
-        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
-        return text if self.sqlite else text + "+00"
-
-    def insert(self, model: Any, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
-        table = model._meta.db_table
-        rest = [f for f in model._meta.concrete_fields if f.column not in columns]
-        tail = []
-        for field in rest:
-            value = field.get_db_prep_save(field.get_default(), self.connection)
-            if value is None and not field.null:
-                raise ValueError(f"{table}.{field.column} needs a value")
-            tail.append(value)
-        names = ", ".join(f'"{c}"' for c in [*columns, *(f.column for f in rest)])
-        extra = tuple(tail)
-        raw = self.connection.connection
-        if self.sqlite:
-            marks = ", ".join("?" * (len(columns) + len(extra)))
-            statement = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'  # noqa: S608
-            raw.executemany(statement, (row + extra for row in rows))
-            return
-        with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row + extra)
-
-
-def _text_pools(rng: random.Random) -> dict[tuple[str, bool], list[str]]:
-    from stammtisch.networks.sandbox import texts
-
-    topics = list(texts.TOPICS)
-    pools: dict[tuple[str, bool], list[str]] = {}
-    for language in ("de", "en"):
-        for question in (False, True):
-            pools[(language, question)] = [
-                texts.comment(
-                    rng,
-                    language=language,
-                    post_topics=[rng.choice(topics)],
-                    interests=rng.sample(topics, 2),
-                    question=question,
-                    features={},
-                )
-                for _ in range(400)
-            ]
-    return pools
-
-
-def _activity(habits: dict[str, float]) -> float:
-    return habits["like"] + habits["comment"] + habits["question"] + habits["share"] + 0.2 * habits["follow"]
 
 
 def generate(people: int, interactions: int) -> float:
@@ -297,6 +173,7 @@ def generate(people: int, interactions: int) -> float:
 
     from stammtisch.audience import loyalty
     from stammtisch.audience.models import AudienceCursor, Engagement, Identity, Person, StageTransition, Tag
+    from stammtisch.core.benchdata import Bulk, activity, count_conversations, fast_sqlite_load, text_pools
     from stammtisch.core.models import Membership, Workspace
     from stammtisch.core.roles import Role
     from stammtisch.inbox.models import Conversation, Message
@@ -307,11 +184,7 @@ def generate(people: int, interactions: int) -> float:
     bulk = Bulk()
     now_dt = timezone.now().replace(microsecond=0)
     now = int(now_dt.timestamp())
-    if bulk.sqlite:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA cache_size=-512000")
-            cursor.execute("PRAGMA temp_store=MEMORY")
+    fast_sqlite_load()
 
     user = User.objects.create_user(USERNAME, "bench-people@example.org", None)
     workspace = Workspace.objects.create(name="Bench: people", slug=WORKSPACE_SLUG)
@@ -366,7 +239,7 @@ def generate(people: int, interactions: int) -> float:
         factor_rng = random.Random(f"{SEED}:activity:{start}")
         for index in range(start, min(people, start + CHUNK)):
             spec = personas._generate(spec_rng, index)
-            weights.append(_activity(spec.habits) * min(100.0, factor_rng.lognormvariate(0.0, 1.3)))
+            weights.append(activity(spec.habits) * min(100.0, factor_rng.lognormvariate(0.0, 1.3)))
     total = sum(weights)
     spare = interactions - people
     counts = array("q", (1 + int(w * spare / total) for w in weights))
@@ -375,7 +248,7 @@ def generate(people: int, interactions: int) -> float:
 
     # Pass 2: the people, identities, interactions, messages, stage history and tags.
     rng = random.Random(f"{SEED}:texts")
-    pools = _text_pools(rng)
+    pools = text_pools(rng)
     profiles = {
         name: tuple(list(itertools.accumulate(hours)) for hours in pair)
         for name, pair in personas.ACTIVITY_PROFILES.items()
@@ -576,28 +449,6 @@ def generate(people: int, interactions: int) -> float:
     return seconds
 
 
-def count_conversations() -> None:
-    """The conversations' counts and times from their messages, as the inbox keeps them (the
-    open-feedback list needs `incoming_count`)."""
-    from django.db import connection
-
-    def of(expression: str, direction: str = "") -> str:
-        where = f" AND m.direction = '{direction}'" if direction else ""
-        return f"(SELECT {expression} FROM inbox_message m WHERE m.conversation_id = inbox_conversation.id{where})"  # noqa: S608
-
-    with connection.cursor() as cursor:
-        assignments = (
-            f"message_count = {of('COUNT(*)')}, incoming_count = {of('COUNT(*)', 'in')}, "
-            f"last_message_at = {of('MAX(m.occurred_at)')}, last_incoming_at = {of('MAX(m.occurred_at)', 'in')}"
-        )
-        cursor.execute(f"UPDATE inbox_conversation SET {assignments}")  # noqa: S608
-
-
-def _p95(times: list[float]) -> float:
-    times = sorted(times)
-    return round(times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))], 1)
-
-
 def measure(renders: int, events: int) -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.db.models import Max
@@ -606,6 +457,7 @@ def measure(renders: int, events: int) -> dict[str, Any]:
     from django.urls import reverse
 
     from stammtisch.audience.models import Engagement, Person, Segment
+    from stammtisch.core.benchdata import p95
     from stammtisch.core.models import Workspace
 
     workspace = Workspace.objects.get(slug=WORKSPACE_SLUG)
@@ -641,8 +493,8 @@ def measure(renders: int, events: int) -> dict[str, Any]:
     return {
         "people": Person.objects.filter(workspace=workspace).count(),
         "interactions": Engagement.objects.filter(workspace=workspace).count(),
-        "profile_p95_ms": _p95(profile_times),
-        "list_p95_ms": _p95(list_times),
+        "profile_p95_ms": p95(profile_times),
+        "list_p95_ms": p95(list_times),
         "loyalty_updates_per_second": round(updated / seconds, 1) if seconds > 0 else 0.0,
     }
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from stammtisch.audience import loyalty
 from stammtisch.audience.models import (
+    PASSIVE_KINDS,
     AudienceCursor,
     Engagement,
     Identity,
@@ -408,7 +409,7 @@ def apply(person: Person, kind: str, weight: float, at: dt.datetime, *, language
     counts[kind] = counts.get(kind, 0) + 1
     person.counts = counts
     loyalty.add(person, weight, at)
-    if kind != Kind.ANSWERED:  # our answer is not the person being active
+    if kind not in PASSIVE_KINDS:  # our answer, or their referral's conversion, is not them being active
         person.first_seen = min(person.first_seen or at, at)
         person.last_seen = max(person.last_seen or at, at)
     if not person.language and language in ("de", "en"):

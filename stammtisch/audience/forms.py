@@ -7,7 +7,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from stammtisch.audience.actions import parse_tags
-from stammtisch.audience.models import Consent, Stage
+from stammtisch.audience.models import Consent, Referral, Stage
+from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import CONNECTORS
 
 LANGUAGE_CHOICES = [("", _("Unknown")), *settings.LANGUAGES]
@@ -109,3 +110,35 @@ class RetentionForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
+
+
+class ReferralForm(forms.Form):
+    """Where a new referral link leads: a page of the website (its address), a channel's profile
+    page (the channel) or the link-in-bio page."""
+
+    target_kind = forms.ChoiceField(
+        label=_("The link leads to"), choices=Referral.Target.choices, initial=Referral.Target.WEBSITE
+    )
+    target = forms.URLField(
+        label=_("Address of the page"),
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text=_("Only for a page of the website, e.g. https://example.com/reservation"),
+    )
+    channel = forms.ModelChoiceField(label=_("Channel"), queryset=Channel.objects.none(), required=False)
+
+    def __init__(self, *args: Any, workspace: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["channel"]).queryset = Channel.objects.filter(
+            workspace=workspace
+        ).order_by("network", "display_name", "pk")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("target_kind")
+        if kind == Referral.Target.WEBSITE and not data.get("target"):
+            self.add_error("target", _("Enter the address of the page."))
+        if kind == Referral.Target.CHANNEL and not data.get("channel"):
+            self.add_error("channel", _("Choose the channel."))
+        return data

@@ -12,9 +12,10 @@ from typing import Any
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat
 
-from stammtisch.audience.models import Identity, Person
+from stammtisch.audience.models import ConversionContact, Identity, Person, ProfileLink
 from stammtisch.audience.privacy import handle_key
 from stammtisch.inbox.models import Conversation, Interaction, Message, Reply
+from stammtisch.links.actions import short_url
 
 ERASED = "[erased]"
 
@@ -96,7 +97,51 @@ def export_data(person: Person) -> dict[str, Any]:
             for e in person.engagements.order_by("occurred_at", "pk")
         ],
         "stage_history": [{"from": t.from_stage, "to": t.to_stage, "at": _iso(t.at)} for t in person.transitions.all()],
+        "profile_links": [
+            {"network": link.network, "url": link.url, "seen": _iso(link.seen_at)} for link in profile_links(identities)
+        ],
+        "referrals": [
+            {
+                "code": referral.code,
+                "short_link": short_url(referral.link.code),
+                "leads_to": referral.link.target,
+                "made": _iso(referral.created_at),
+            }
+            for referral in person.referrals.select_related("link").order_by("created_at", "pk")
+        ],
+        "conversions_with_your_email": [
+            {
+                "kind": contact.conversion.kind,
+                "value": str(contact.conversion.value) if contact.conversion.value is not None else None,
+                "currency": contact.conversion.currency,
+                "at": _iso(contact.conversion.occurred_at),
+            }
+            for contact in email_conversions(person)
+        ],
     }
+
+
+def profile_links(identities: list[Identity]) -> list[ProfileLink]:
+    """The links in the profiles of these identities' accounts."""
+    if not identities:
+        return []
+    accounts = Q(pk__in=[])
+    for identity in identities:
+        accounts |= Q(network=identity.network, remote_id=identity.remote_id)
+    return list(
+        ProfileLink.objects.filter(accounts, workspace_id=identities[0].workspace_id).order_by("network", "url")
+    )
+
+
+def email_conversions(person: Person) -> list[ConversionContact]:
+    """The conversions the website reported with the person's e-mail address (compared by hash)."""
+    if not person.email_hash:
+        return []
+    return list(
+        ConversionContact.objects.filter(workspace_id=person.workspace_id, email_hash=person.email_hash)
+        .select_related("conversion", "referral__person")
+        .order_by("-conversion__occurred_at", "-pk")
+    )
 
 
 def _iso(value: Any) -> str | None:

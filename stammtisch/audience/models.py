@@ -1,18 +1,25 @@
 """People and loyalty (docs/people.md): one `Person` per human across networks and offline, their
 `Identity` per network account, an `Engagement` per thing they did (read from the inbox's rows by
 `audience/consume.py`), the `StageTransition`s of their lifecycle stage, and the `Suppression`
-entries that keep erased people from coming back.
+entries that keep erased people from coming back. `ProfileLink`s are the links in the profiles of
+network accounts (for merge suggestions), `Referral`s a person's personal referral codes and links,
+and `ConversionContact`s what the audience app keeps of a conversion: the keyed hash of the e-mail
+it reported and the referral it came through (docs/people.md "Referrals").
 
 Identities and people are created only by the audience app; the inbox never writes here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from stammtisch.core.models import Workspace
+from stammtisch.links.models import Conversion, ShortLink
 from stammtisch.networks.models import Channel
 
 
@@ -43,6 +50,11 @@ class Kind(models.TextChoices):
     FOLLOW = "follow", _("Follow")
     UNFOLLOW = "unfollow", _("Unfollow")
     ANSWERED = "answered", _("Got an answer")
+    REFERRAL = "referral", _("Recommendation converted")
+
+
+# Kinds that are not the person being active themselves: they move the score, not "last seen".
+PASSIVE_KINDS = frozenset({Kind.ANSWERED, Kind.REFERRAL})
 
 
 class Tag(models.Model):
@@ -69,6 +81,9 @@ class Person(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     display_name = models.CharField(_("name"), max_length=200, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
+    # Keyed hash of the normalised e-mail (privacy.email_hash), kept by `save()`: matched against
+    # the e-mail hashes of conversions and of other people, never reversed.
+    email_hash = models.CharField(max_length=64, blank=True, editable=False)
     language = models.CharField(_("language"), max_length=8, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="people")
     notes = models.TextField(_("notes"), blank=True)
@@ -88,10 +103,25 @@ class Person(models.Model):
             models.Index(fields=["workspace", "stage", "-score"], name="audience_person_stage"),
             models.Index(fields=["workspace", "-score"], name="audience_person_score"),
             models.Index(fields=["workspace", "-last_seen"], name="audience_person_seen"),
+            models.Index(
+                fields=["workspace", "email_hash"], name="audience_person_email", condition=~models.Q(email_hash="")
+            ),
         ]
 
     def __str__(self) -> str:
         return self.display_name or f"#{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keeps `email_hash` in step with `email` (bulk writes do not pass here: the consumer's
+        bulk writes never set an e-mail)."""
+        from stammtisch.audience.privacy import email_hash
+
+        fields = kwargs.get("update_fields")
+        if fields is None or "email" in fields:
+            self.email_hash = email_hash(self.workspace_id, self.email)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "email_hash"}
+        super().save(*args, **kwargs)
 
     @property
     def is_erased(self) -> bool:
@@ -124,6 +154,8 @@ class Identity(models.Model):
             models.Index(fields=["workspace", "network", "handle"], name="audience_identity_handle"),
             # The people list's network filter: people with an identity on a network.
             models.Index(fields=["network", "person"], name="audience_identity_network"),
+            # Accounts named by a link in another account's profile (handles in any case).
+            models.Index("workspace", "network", Lower("handle"), name="audience_identity_handle_ci"),
         ]
 
     def __str__(self) -> str:
@@ -137,6 +169,7 @@ class Engagement(models.Model):
     class Source(models.TextChoices):
         MESSAGE = "message", _("Inbox message")
         INTERACTION = "interaction", _("Interaction")
+        CONVERSION = "conversion", _("Conversion")  # a conversion through the person's referral
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="engagements")
@@ -245,3 +278,95 @@ class SegmentCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} on {self.day}: {self.count}"
+
+
+class ProfileLink(models.Model):
+    """A link in the profile of a network account (its website field, profile fields or a link in
+    its bio), as the network's payload showed it when the account's activity was read
+    (`audience/profiles.py`). The account is named like an `Identity`: (workspace, network,
+    remote id). When the link is another network's profile page, `to_network` and `to_handle`
+    (lower case) name that account: two people whose accounts link to each other are probably
+    one human (merge suggestions). Removed with the identity on erasure."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    network = models.CharField(max_length=32)
+    remote_id = models.CharField(max_length=200)
+    url = models.URLField(max_length=500)
+    to_network = models.CharField(max_length=32, blank=True)
+    to_handle = models.CharField(max_length=200, blank=True)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "network", "remote_id", "url"], name="audience_one_profile_link_per_url"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["workspace", "to_network", "to_handle"],
+                name="audience_profile_link_to",
+                condition=~models.Q(to_network=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network}:{self.remote_id} -> {self.url}"
+
+
+class Referral(models.Model):
+    """A person's recommendation: a personal `code` (typed by the people they recommend us to,
+    e.g. in a reservation form, and passed on with the website's conversion report) and a short
+    link of the links app (`/l/<code>`, with a QR code) to a target: the website, a channel's
+    profile page or the link-in-bio page. Clicks of the link, and conversions attributed to them
+    or naming the code, count for the person. On erasure `person` and `code` are emptied: the
+    link keeps working and its counts stay, anonymous."""
+
+    class Target(models.TextChoices):
+        WEBSITE = "website", _("A page of our website")
+        CHANNEL = "channel", _("A channel's profile page")
+        BIO = "bio", _("The link-in-bio page")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
+    code = models.CharField(_("personal code"), max_length=16, blank=True)
+    link = models.OneToOneField(ShortLink, on_delete=models.CASCADE, related_name="referral")
+    target_kind = models.CharField(_("leads to"), max_length=8, choices=Target.choices)
+    # The channel whose profile page the link leads to: its clicks are follow intents.
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "code"], name="audience_one_referral_per_code", condition=~models.Q(code="")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code or f"referral {self.pk}"
+
+
+class ConversionContact(models.Model):
+    """What the audience app keeps of a conversion (links.Conversion): the keyed hash of the
+    e-mail address the website reported with it (privacy.email_hash; never the address), and the
+    referral it came through (a click on the referral's link, or its code in the report). Made by
+    `audience/hooks.py` when the conversion is recorded, only when there is one of the two."""
+
+    conversion = models.OneToOneField(Conversion, on_delete=models.CASCADE, related_name="audience_contact")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    email_hash = models.CharField(max_length=64, blank=True)
+    referral = models.ForeignKey(
+        Referral, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversion_contacts"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["workspace", "email_hash"], name="audience_conversion_email", condition=~models.Q(email_hash="")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"contact of conversion {self.conversion_id}"

@@ -164,6 +164,16 @@ def rollups(now: dt.datetime) -> None:
         log.info("refreshed the rollups of %d workspaces", done)
 
 
+def reports(now: dt.datetime) -> None:
+    """Make the reports schedules ask for, generate due reports (PDF) and e-mail finished ones
+    (reports/jobs.py). Not one transaction: each report and each mail commits on its own."""
+    from stammtisch.reports import jobs
+
+    done = jobs.run_due(default_worker_id(), now=now)
+    if done:
+        log.info("generated or e-mailed %d reports", done)
+
+
 @dataclass
 class Job:
     name: str
@@ -189,6 +199,7 @@ def default_jobs() -> list[Job]:
         Job("inbox replies", 2.0, inbox_replies, atomic=False),
         Job("audience", 10.0, audience, atomic=False),
         Job("rollups", 60.0, rollups, atomic=False),
+        Job("reports", 10.0, reports, atomic=False),
     ]
 
 

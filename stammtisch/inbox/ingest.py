@@ -82,6 +82,11 @@ def store_events(channel: Channel, events: Iterable[Event], *, now: dt.datetime)
         stored.messages = _store_messages(channel, texts, now)
     if changes:
         stored.updated = _apply_changes(channel, changes, now)
+    # The links in the authors' profiles (`data["author_links"]`), kept by the audience app for
+    # its merge suggestions (docs/people.md "Merging").
+    from stammtisch.audience import profiles
+
+    profiles.remember(channel, [*others, *(event for event, _key in texts)], now=now)
     return stored
 
 

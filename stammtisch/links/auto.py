@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -23,8 +23,18 @@ from django.db.models import Exists, OuterRef
 
 from stammtisch.core.actions import ActionError
 from stammtisch.links import actions, conversions, tracking, utm
-from stammtisch.links.models import CODE_LENGTH, Click, Conversion, Device, LinkSettings, ShortLink, new_code
+from stammtisch.links.models import (
+    CODE_LENGTH,
+    UTM_FIELDS,
+    Click,
+    Conversion,
+    Device,
+    LinkSettings,
+    ShortLink,
+    new_code,
+)
 from stammtisch.publishing.models import Delivery
+from stammtisch.strategy.models import Goal
 
 SANDBOX_BATCH = 500
 
@@ -62,14 +72,42 @@ def for_deliveries(deliveries: Sequence[Delivery]) -> dict[int, str]:
     return {delivery_id: actions.short_url(link.code) for delivery_id, link in found.items()}
 
 
+def tagged_params(text: str, original: str) -> dict[str, str]:
+    """The UTM parameters the post's address carries where it is written in a channel's text
+    (a blog feed tags each channel's link: `?utm_campaign=blog&...`), else those of the post's
+    link itself, by lower-case name; empty when it has none."""
+    if not original:
+        return {}
+    match = re.search(re.escape(original) + r"""[^\s<>"']*""", text)
+    address = match.group(0).rstrip(TRAILING) if match is not None else original
+    query = urlsplit(address).query
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=False):
+        key = name.lower()
+        if key in UTM_FIELDS and value.strip() and key not in found:
+            found[key] = value.strip()
+    return found
+
+
 def _create(deliveries: list[Delivery]) -> None:
+    """One INSERT of the links of `deliveries`. UTM: `utm_source` the network, `utm_medium`
+    social, `utm_campaign` and `utm_content` from the workspace's templates; where a template
+    gives nothing (and for `utm_term`), the value the post's address carries in the channel's
+    text is kept (docs/links.md "Short links")."""
     workspace_ids = {delivery.post.workspace_id for delivery in deliveries}
     templates = {s.workspace_id: s for s in LinkSettings.objects.filter(workspace_id__in=workspace_ids)}
+    goals = Goal.objects.in_bulk({delivery.post.goal_id for delivery in deliveries if delivery.post.goal_id})
     default = LinkSettings()
     rows = []
     for delivery in deliveries:
-        chosen = templates.get(delivery.post.workspace_id, default)
-        values = utm.values_for(delivery.post, delivery.channel)
+        post = delivery.post
+        if post.goal_id:
+            post.goal = goals.get(post.goal_id)  # one query for the batch, not one per post
+        chosen = templates.get(post.workspace_id, default)
+        tagged = tagged_params(delivery.text, post.link)
+        values = utm.values_for(post, delivery.channel, tagged_campaign=tagged.get("utm_campaign", ""))
+        campaign = utm.render(chosen.utm_campaign_template, values) or tagged.get("utm_campaign", "")
+        content = utm.render(chosen.utm_content_template, values) or tagged.get("utm_content", "")
         rows.append(
             ShortLink(
                 workspace_id=delivery.post.workspace_id,
@@ -81,8 +119,9 @@ def _create(deliveries: list[Delivery]) -> None:
                 channel_id=delivery.channel_id,
                 utm_source=delivery.channel.network,
                 utm_medium="social",
-                utm_campaign=utm.render(chosen.utm_campaign_template, values),
-                utm_content=utm.render(chosen.utm_content_template, values),
+                utm_campaign=campaign[: utm.MAX_LENGTH],
+                utm_content=content[: utm.MAX_LENGTH],
+                utm_term=tagged.get("utm_term", "")[: utm.MAX_LENGTH],
             )
         )
     # A code taken meanwhile (or a second worker): that row is skipped and made next time.
@@ -103,7 +142,8 @@ def outgoing_text(text: str, original: str, short: str) -> str:
     """The channel's text with the post's link replaced by the short link (connectors append
     the link themselves when the text does not contain it). The whole address is replaced, with
     any query or fragment written after the post's link (a blog feed's UTM-tagged link): the
-    short link carries the channel's own UTM parameters, and half an address is never left."""
+    short link carries the channel's own UTM parameters (and keeps the tagged ones its templates
+    do not set, `tagged_params`), and half an address is never left."""
     if not original or not short:
         return text
 

@@ -16,13 +16,15 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from stammtisch.core.models import Workspace
-from stammtisch.links import tracking
+from stammtisch.links import seo, tracking
 from stammtisch.links.models import Click, Conversion
 
 SIGNATURE_HEADER = "X-Stammtisch-Signature"
@@ -70,9 +72,18 @@ def record(
     click_token: str = "",
     occurred_at: dt.datetime | None = None,
     external_id: str = "",
+    page: str = "",
+    email: str = "",
+    referral: str = "",
 ) -> Conversion:
     """Store one conversion with its attribution. A report with an `external_id` already stored
-    returns the stored one (websites retry)."""
+    returns the stored one (websites retry). `page`: the landing page's address (only its host
+    and path are kept, `seo.page_key`). `email` (the customer's address, from the server report)
+    is hashed at once and handed to the audience app with `referral` (a personal referral code);
+    the address itself is never stored (docs/people.md "Referrals")."""
+    from stammtisch.audience import hooks
+    from stammtisch.audience.privacy import email_hash
+
     occurred_at = occurred_at or timezone.now()
     if click is None and click_token:
         click = tracking.click_of(click_token, workspace.pk)
@@ -90,15 +101,19 @@ def record(
         "visitor_hash": visitor_hash,
         "source": source,
         "external_id": external_id[:100],
+        "page": seo.page_key(page),
         "occurred_at": occurred_at,
         "click": attributed,
         "link_id": attributed.link_id if attributed else None,
         "post_id": attributed.post_id if attributed else None,
         "channel_id": attributed.channel_id if attributed else None,
     }
+    hashed = email_hash(workspace.pk, email)
     try:
         with transaction.atomic():
-            return Conversion.objects.create(**fields)
+            conversion = Conversion.objects.create(**fields)
+            hooks.conversion_recorded(conversion, email_hash=hashed, referral_code=referral)
+            return conversion
     except IntegrityError:  # the same external id reported twice at once
         return Conversion.objects.get(workspace=workspace, external_id=external_id)
 
@@ -146,6 +161,27 @@ def parse_value(value: Any, currency: Any) -> tuple[Decimal | None, str]:
     return amount, code
 
 
+def parse_email(value: Any) -> str:
+    """The customer's e-mail address of a server report ("" when none was sent)."""
+    if value in (None, ""):
+        return ""
+    email = str(value).strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise BadReport(_("email must be an e-mail address.")) from None
+    return email
+
+
+def parse_referral(value: Any) -> str:
+    """A personal referral code of a report ("" when none was sent)."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadReport(_("referral must be a referral code such as ANNA7KQ3."))
+    return value.strip()
+
+
 def parse_time(value: Any, now: dt.datetime) -> dt.datetime:
     if value in (None, ""):
         return now
@@ -155,3 +191,12 @@ def parse_time(value: Any, now: dt.datetime) -> dt.datetime:
     if when > now + CLOCK_SKEW or when < now - dt.timedelta(days=90):
         raise BadReport(_("occurred_at must lie within the last 90 days."))
     return when
+
+
+def parse_page(value: Any) -> str:
+    """The landing page a server reports: an http(s) address (only host and path are kept)."""
+    if value in (None, ""):
+        return ""
+    if not seo.page_key(str(value)):
+        raise BadReport(_("page must be the landing page's address, such as https://example.com/menu."))
+    return str(value)

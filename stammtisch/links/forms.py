@@ -99,8 +99,14 @@ class LinkSettingsForm(forms.ModelForm):
             "qr_light": forms.TextInput(attrs={"type": "color"}),
         }
         help_texts = {
-            "utm_campaign_template": _("Variables: {post_id} {pillar} {channel} {network} {goal}"),
-            "utm_content_template": _("Variables: {post_id} {pillar} {channel} {network} {goal}"),
+            "utm_campaign_template": _(
+                "Variables: {post_id} {pillar} {channel} {network} {goal} {purpose}. {goal} is the post's "
+                "goal as a slug; without a goal, a blog feed's campaign or else the purpose."
+            ),
+            "utm_content_template": _(
+                "Variables: {post_id} {pillar} {channel} {network} {goal} {purpose}. {goal} is the post's "
+                "goal as a slug; without a goal, a blog feed's campaign or else the purpose."
+            ),
             "attribution_days": _("A conversion counts for a click this many days old at most."),
         }
 

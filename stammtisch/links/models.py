@@ -201,6 +201,9 @@ class Conversion(models.Model):
     link = models.ForeignKey(ShortLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The landing page the website reported (host and path, `seo.page_key`; never its query):
+    # the SEO page counts visits per page. Empty: not reported (then the link's target counts).
+    page = models.CharField(max_length=2000, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -217,3 +220,45 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} in workspace {self.workspace_id}"
+
+
+class SearchConsoleRow(models.Model):
+    """Google Search Console figures imported from a CSV file (docs/links.md "SEO signals"), for
+    one day (`first_day == last_day`) or, from an export without dates, for the whole period it
+    covers: such totals cannot be split into days, so they are kept as one row of that period.
+
+    `grain` says which of Search Console's dimensions the file had (its rows are not comparable
+    across grains: a file of queries leaves out anonymised queries, a file of pages has every
+    click of a page). `page` is the page's key (`seo.page_key`), `query` the search query; either
+    is empty when the file has no such column. An import replaces the row of the same workspace,
+    period, grain, page and query, so importing a file twice does not add up its figures."""
+
+    class Grain(models.TextChoices):
+        SITE = "site", _("Whole site")
+        PAGE = "page", _("Per page")
+        QUERY = "query", _("Per query")
+        PAGE_QUERY = "page_query", _("Per page and query")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    grain = models.CharField(max_length=10, choices=Grain.choices)
+    page = models.CharField(max_length=2000, blank=True)
+    query = models.CharField(max_length=1000, blank=True)
+    # SHA-256 of page and query: the unique key (pages and queries are too long for an index).
+    digest = models.CharField(max_length=64)
+    clicks = models.PositiveBigIntegerField()
+    impressions = models.PositiveBigIntegerField()
+    position = models.FloatField(null=True, blank=True)  # average position; None: not in the file
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "first_day", "last_day", "grain", "digest"], name="one_search_row_per_key"
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "first_day", "last_day"], name="search_row_period_idx")]
+
+    def __str__(self) -> str:
+        return f"search figures {self.first_day}..{self.last_day} {self.grain} of workspace {self.workspace_id}"

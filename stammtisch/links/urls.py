@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from stammtisch.links import views, views_public
+from stammtisch.links import views, views_public, views_seo
 
 app_name = "links"
 
@@ -19,6 +19,11 @@ urlpatterns = [
     path("w/<slug:slug>/links/new/", views.link_create, name="create"),
     path("w/<slug:slug>/links/conversions/", views.conversion_list, name="conversions"),
     path("w/<slug:slug>/links/settings/", views.link_settings, name="settings"),
+    path("w/<slug:slug>/links/seo/", views_seo.seo_overview, name="seo"),
+    path("w/<slug:slug>/links/seo/page/", views_seo.seo_page, name="seo_page"),
+    path("w/<slug:slug>/links/seo/import/", views_seo.seo_import_upload, name="seo_import"),
+    path("w/<slug:slug>/links/seo/import/confirm/", views_seo.seo_import_confirm, name="seo_import_confirm"),
+    path("w/<slug:slug>/links/seo/import/delete/", views_seo.seo_import_delete, name="seo_import_delete"),
     path("w/<slug:slug>/links/settings/secret/", views.rotate_secret, name="rotate_secret"),
     path("w/<slug:slug>/links/<int:short_link_id>/", views.link_detail, name="detail"),
     path("w/<slug:slug>/links/<int:short_link_id>/edit/", views.link_edit, name="edit"),

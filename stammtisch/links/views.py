@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from stammtisch.core.access import workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
-from stammtisch.links import actions, qr
+from stammtisch.links import actions, attribution, qr
 from stammtisch.links.access import get_short_link_for_member
 from stammtisch.links.forms import LinkForm, LinkSettingsForm
 from stammtisch.links.models import UTM_FIELDS, Click, Conversion, ShortLink
@@ -192,14 +192,19 @@ def conversion_list(request: HttpRequest) -> HttpResponse:
     )
     per_post = (
         conversions.filter(post__isnull=False)
-        .values("post_id", "post__text", "post__purpose")
+        .values("post_id", "post__text", "post__purpose", "post__goal__name")
         .annotate(n=Count("pk"), value=Sum("value"))
         .order_by("-n")[:20]
     )
     return _render(
         request,
         "links/conversions.html",
-        {"recent": conversions[:PAGE_SIZE], "per_channel": per_channel, "per_post": per_post},
+        {
+            "recent": conversions[:PAGE_SIZE],
+            "per_channel": per_channel,
+            "per_post": per_post,
+            "per_goal": attribution.per_goal(workspace),
+        },
     )
 
 

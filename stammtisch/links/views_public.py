@@ -88,7 +88,8 @@ SNIPPET = """(function () {
   var click = new URLSearchParams(location.search).get("stm_click") || "";
   function send(kind, options) {
     options = options || {};
-    var query = new URLSearchParams({k: kind, c: click});
+    // The page's address without its query or fragment (they may hold personal data).
+    var query = new URLSearchParams({k: kind, c: click, p: location.origin + location.pathname});
     ["value", "currency", "name", "id"].forEach(function (key) {
       if (options[key] !== undefined && options[key] !== null) query.set(key, options[key]);
     });
@@ -147,6 +148,7 @@ def hit(request: HttpRequest, site_key: str) -> HttpResponse:
         click=click,
         occurred_at=now,
         external_id=params.get("id", "")[:100],
+        page=params.get("p", "")[:2000],
     )
     return response
 
@@ -178,9 +180,12 @@ def server_conversion(request: HttpRequest, site_key: str) -> HttpResponse:
         kind = conversions.parse_kind(body.get("kind"))
         value, currency = conversions.parse_value(body.get("value"), body.get("currency"))
         occurred_at = conversions.parse_time(body.get("occurred_at"), timezone.now())
+        page = conversions.parse_page(body.get("page"))
         visitor = body.get("visitor") or {}
         if not isinstance(visitor, dict):
             raise conversions.BadReport(_("visitor must be an object with ip and user_agent."))
+        email = conversions.parse_email(body.get("email"))
+        referral = conversions.parse_referral(body.get("referral"))
     except (ValueError, conversions.BadReport) as exc:
         return _json_error(400, "bad_report", str(exc))
     visitor_hash = ""
@@ -199,6 +204,9 @@ def server_conversion(request: HttpRequest, site_key: str) -> HttpResponse:
         click_token=str(body.get("click") or ""),
         occurred_at=occurred_at,
         external_id=str(body.get("id") or "")[:100],
+        page=page[:2000],
+        email=email,
+        referral=referral,
     )
     return JsonResponse(
         {
@@ -207,6 +215,7 @@ def server_conversion(request: HttpRequest, site_key: str) -> HttpResponse:
             "link": conversion.link_id,
             "post": conversion.post_id,
             "channel": conversion.channel_id,
+            "goal": conversion.post.goal_id if conversion.post is not None else None,
         },
         status=201,
     )

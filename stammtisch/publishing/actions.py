@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from stammtisch.core.actions import ActionError, Actor, audit, require_perm
+from stammtisch.core.actions import AUDIT_ACTIONS, ActionError, Actor, audit, require_perm
 from stammtisch.core.models import Workspace, hash_token
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
@@ -23,6 +24,11 @@ from stammtisch.publishing import approvals, composer, publisher
 from stammtisch.publishing import media as media_files
 from stammtisch.publishing.forms import local_time_problem, local_to_utc
 from stammtisch.publishing.models import CalendarFeed, Delivery, MediaAsset, Post, PostMedia
+
+if TYPE_CHECKING:
+    from stammtisch.strategy.models import Goal
+
+AUDIT_ACTIONS.update({"post.goal": gettext_lazy("Goal of a post changed")})
 
 State = Delivery.State
 # Deliveries that may be on the network already, or are about to be: a worker holds them
@@ -36,6 +42,12 @@ def _lock_post(post: Post) -> Post:
     """Lock the post row: status derivation and delivery changes of one post happen one at a time
     (the publisher locks it the same way before it stores an outcome)."""
     return Post.objects.select_for_update().get(pk=post.pk)
+
+
+def _check_goal(workspace: Workspace, goal: Goal | None) -> None:
+    """A post's goal must be one of its own workspace's (the forms offer only those)."""
+    if goal is not None and goal.workspace_id != workspace.pk:
+        raise ActionError(_("This goal does not belong to this workspace."))
 
 
 def _refuse_what_networks_refuse(
@@ -74,6 +86,7 @@ def do_create_post(
     first_comment: str = "",
     media: Sequence[MediaAsset] = (),
     source: str = Post.Source.COMPOSER,
+    goal: Goal | None = None,
 ) -> Post:
     """A post with one delivery per channel. Without `scheduled_at` it is a draft: its deliveries
     exist (they remember the channels) but have no due time, so no worker picks them up.
@@ -81,11 +94,13 @@ def do_create_post(
     `variants` maps a channel id to that channel's own text; a channel without one, or with an
     empty one, gets the post's text. `media` are attached in order (every channel gets them);
     `first_comment` is posted under the post where the network supports it; `source` says where
-    the post came from (composer, queue, evergreen, CSV import, feed)."""
+    the post came from (composer, queue, evergreen, CSV import, feed); `goal` is the strategy goal
+    its clicks and conversions count for (one of the workspace's)."""
     require_perm(actor, workspace, Perm.EDIT)
     channels = list(channels)
     if any(channel.workspace_id != workspace.pk for channel in channels):
         raise ActionError(_("A channel does not belong to this workspace."))
+    _check_goal(workspace, goal)
     if not text.strip():
         raise ActionError(_("A post needs a text."))
     if scheduled_at is not None and not channels:
@@ -107,6 +122,7 @@ def do_create_post(
         link=link,
         pillar=pillar,
         purpose=purpose,
+        goal=goal,
         first_comment=first_comment,
         source=source,
         scheduled_at=scheduled_at,
@@ -139,6 +155,7 @@ def do_create_post(
             "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
             "media": [asset.pk for asset in media],
             "source": source,
+            "goal": goal.pk if goal is not None else None,
         },
     )
     if held:
@@ -150,8 +167,8 @@ def do_create_post(
 
 @transaction.atomic
 def do_duplicate_post(actor: Actor, post: Post) -> Post:
-    """A new draft with the post's text, link, pillar, purpose, channels and each channel's own
-    text; no time, so nothing is published until it is scheduled."""
+    """A new draft with the post's text, link, pillar, purpose, goal, channels and each channel's
+    own text; no time, so nothing is published until it is scheduled."""
     workspace = post.workspace
     require_perm(actor, workspace, Perm.EDIT)
     deliveries = list(Delivery.objects.filter(post_id=post.pk).select_related("channel").order_by("pk"))
@@ -162,6 +179,7 @@ def do_duplicate_post(actor: Actor, post: Post) -> Post:
         link=post.link,
         pillar=post.pillar,
         purpose=post.purpose,
+        goal_id=post.goal_id,
         first_comment=post.first_comment,
         status=Post.Status.DRAFT,
     )
@@ -373,9 +391,11 @@ def do_update_post(
     purpose: str = Post.Purpose.VALUE,
     variants: Mapping[int, str] | None = None,
     first_comment: str | None = None,
+    goal: Goal | Literal["unchanged"] | None = "unchanged",
 ) -> int:
-    """Change the text, link, pillar, purpose, first comment (None: unchanged) and channel texts
-    of a post none of whose deliveries is out or under way.
+    """Change the text, link, pillar, purpose, first comment (None: unchanged), goal ("unchanged"
+    by default; None: no goal) and channel texts of a post none of whose deliveries is out or
+    under way (the goal alone can change any time: `do_set_post_goal`).
 
     Without `variants`, deliveries that still carry the post's text get the new text and a
     channel whose text was changed on its own (a variant) keeps it. `variants` maps a channel id
@@ -393,14 +413,25 @@ def do_update_post(
     )
     _refuse_if_out(post, refusal)
     comment = post.first_comment if first_comment is None else first_comment
+    if goal != "unchanged":
+        _check_goal(post.workspace, goal)
+    goal_id = post.goal_id if goal == "unchanged" else (goal.pk if goal is not None else None)
     old = {
         "text": post.text,
         "link": post.link,
         "pillar": post.pillar,
         "purpose": post.purpose,
         "first_comment": post.first_comment,
+        "goal_id": post.goal_id,
     }
-    new = {"text": text, "link": link, "pillar": pillar, "purpose": purpose, "first_comment": comment}
+    new = {
+        "text": text,
+        "link": link,
+        "pillar": pillar,
+        "purpose": purpose,
+        "first_comment": comment,
+        "goal_id": goal_id,
+    }
     changed = [field for field in old if old[field] != new[field]]
     deliveries = list(Delivery.objects.filter(post_id=post.pk, state__in=EDITABLE_STATES).select_related("channel"))
 
@@ -445,6 +476,31 @@ def do_update_post(
         data={"changed": changed, "deliveries": updated},
     )
     return updated
+
+
+@transaction.atomic
+def do_set_post_goal(actor: Actor, post: Post, goal: Goal | None) -> bool:
+    """Set (or, with None, remove) the strategy goal of a post, in any state: nothing on the
+    networks changes. A published post's short links keep the `utm_campaign` they were made
+    with; its clicks and conversions count for the goal it has now (docs/links.md "Per goal").
+    Returns whether the goal changed."""
+    require_perm(actor, post.workspace, Perm.EDIT)
+    _check_goal(post.workspace, goal)
+    post = _lock_post(post)
+    before = post.goal_id
+    after = goal.pk if goal is not None else None
+    if before == after:
+        return False
+    Post.objects.filter(pk=post.pk).update(goal_id=after, updated_at=timezone.now())
+    audit(
+        actor,
+        "post.goal",
+        workspace=post.workspace,
+        obj=post,
+        summary=(goal.name if goal is not None else "")[:300],
+        data={"from": before, "to": after},
+    )
+    return True
 
 
 @transaction.atomic

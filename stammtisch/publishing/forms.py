@@ -5,6 +5,7 @@ import zoneinfo
 from typing import Any
 
 from django import forms
+from django.db.models import Q, QuerySet
 from django.forms.fields import BaseTemporalField
 from django.http import QueryDict
 from django.utils import timezone
@@ -16,8 +17,41 @@ from stammtisch.networks.models import Channel
 from stammtisch.publishing import composer
 from stammtisch.publishing import media as media_files
 from stammtisch.publishing.models import MediaAsset, Post
+from stammtisch.strategy.models import Goal
 
 VARIANT_PREFIX = "variant_"
+
+
+def goal_choices(workspace: Workspace, current: int | None = None) -> QuerySet[Goal]:
+    """The goals a post can be given: the workspace's goals whose deadline has not passed (in its
+    time zone), and the post's current goal even if it has ended, so saving keeps it."""
+    today = timezone.localdate(timezone=workspace.tz)
+    active = Q(deadline__gte=today) | Q(pk=current) if current else Q(deadline__gte=today)
+    return Goal.objects.filter(active, workspace=workspace).order_by("deadline", "name", "pk")
+
+
+def goal_field() -> forms.ModelChoiceField:
+    """The optional goal select of the composer, the edit form and the post page; its queryset
+    is set per workspace (`goal_choices`), so a goal of another workspace is not a valid choice."""
+    return forms.ModelChoiceField(
+        label=_("Goal"),
+        queryset=Goal.objects.none(),
+        required=False,
+        empty_label=_("No goal"),
+        help_text=_("The strategy goal this post works towards: its clicks and conversions count for it."),
+    )
+
+
+class PostGoalForm(forms.Form):
+    """The goal of a post, on its own (the post page): it can change after publishing too."""
+
+    goal = goal_field()
+
+    def __init__(self, *args: Any, workspace: Workspace, current: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["goal"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = goal_choices(workspace, current)
 
 
 def local_to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -172,6 +206,7 @@ class ComposeForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "pillar-choices"}),  # the workspace's pillars (strategy)
     )
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices, initial=Post.Purpose.VALUE)
+    goal = goal_field()
     when = forms.ChoiceField(
         label=_("When"),
         choices=[
@@ -218,6 +253,9 @@ class ComposeForm(forms.Form):
         channels = self.fields["channels"]
         assert isinstance(channels, forms.ModelMultipleChoiceField)
         channels.queryset = Channel.objects.filter(workspace=workspace)
+        goal = self.fields["goal"]
+        assert isinstance(goal, forms.ModelChoiceField)
+        goal.queryset = goal_choices(workspace)
         # One optional text per channel: empty means the post's text (shown only for the
         # channels that are ticked, see compose.html).
         self.channel_list = list(channels.queryset)
@@ -390,8 +428,9 @@ class RescheduleForm(forms.Form):
 class PostEditForm(forms.Form):
     """What can change on a post that has not gone out yet (the time moves with RescheduleForm):
     the text, each of `channels`' own text (empty: the post's text), the first comment, link,
-    pillar and purpose. With `must_fit` (a scheduled post) every channel's text must pass its
-    network's rules, as in the composer; a draft may be saved as it is."""
+    pillar, purpose and goal (one of `workspace`'s running goals, or `current_goal`). With
+    `must_fit` (a scheduled post) every channel's text must pass its network's rules, as in the
+    composer; a draft may be saved as it is."""
 
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), max_length=63206)
     link = forms.URLField(label=_("Link"), required=False, max_length=2000, assume_scheme="https")
@@ -402,6 +441,7 @@ class PostEditForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "pillar-choices"}),  # the workspace's pillars (strategy)
     )
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Post.Purpose.choices)
+    goal = goal_field()
     first_comment = forms.CharField(
         label=_("First comment"),
         required=False,
@@ -416,9 +456,15 @@ class PostEditForm(forms.Form):
         channels: list[Channel] | tuple[Channel, ...] = (),
         must_fit: bool = False,
         media: list[MediaAsset] | tuple[MediaAsset, ...] = (),
+        workspace: Workspace | None = None,
+        current_goal: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        goal = self.fields["goal"]
+        assert isinstance(goal, forms.ModelChoiceField)
+        if workspace is not None:  # without a workspace no goal can be chosen
+            goal.queryset = goal_choices(workspace, current_goal)
         self.channel_list = list(channels)
         self.must_fit = must_fit
         self.post_media = list(media)  # the post's files, checked with the texts

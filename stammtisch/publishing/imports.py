@@ -40,6 +40,7 @@ from stammtisch.publishing import composer
 from stammtisch.publishing.actions import do_create_post
 from stammtisch.publishing.forms import local_time_problem, local_to_utc
 from stammtisch.publishing.models import Post, QueueSlot
+from stammtisch.strategy.models import Goal
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000  # all rows in one transaction in one web request (docs/import.md: why not more)
@@ -59,6 +60,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "pillar": ("pillar", "content_pillar", "säule", "saeule", "themensäule", "themensaeule"),
     "purpose": ("purpose", "zweck"),
     "first_comment": ("first_comment", "erster_kommentar"),
+    "goal": ("goal", "ziel"),
 }
 COLUMN_BY_NAME = {alias: column for column, names in ALIASES.items() for alias in names}
 VARIANT_PREFIXES = ("text_",)  # text_x, text_instagram, "Text Instagram"
@@ -102,6 +104,7 @@ class Row:
     pillar: str = ""
     purpose: str = Post.Purpose.VALUE
     first_comment: str = ""
+    goal: Goal | None = None
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -240,6 +243,48 @@ class ChannelIndex:
         return self.by_name.get(name.strip().lower(), [])
 
 
+class GoalIndex:
+    """The workspace's goals by name (ignoring case and surrounding spaces). A post can get a
+    goal whose deadline has not passed, as in the composer."""
+
+    def __init__(self, goals: Iterable[Goal], today: dt.date) -> None:
+        self.active: dict[str, list[Goal]] = defaultdict(list)
+        self.ended: dict[str, Goal] = {}
+        for goal in goals:
+            name = goal.name.strip().casefold()
+            if goal.deadline >= today:
+                self.active[name].append(goal)
+            else:
+                self.ended.setdefault(name, goal)
+
+    def find(self, name: str) -> tuple[Goal | None, str]:
+        """(the goal, "") or (None, why not)."""
+        key = name.strip().casefold()
+        found = self.active.get(key, [])
+        if len(found) == 1:
+            return found[0], ""
+        if found:
+            return None, _("%(count)d goals are called “%(name)s”; give them different names first.") % {
+                "count": len(found),
+                "name": name.strip(),
+            }
+        if key in self.ended:
+            return None, _("The goal “%(name)s” ended on %(deadline)s; choose a goal that is still running.") % {
+                "name": name.strip(),
+                "deadline": self.ended[key].deadline.isoformat(),
+            }
+        known = sorted(
+            {goal.name.strip() for goals in self.active.values() for goal in goals},
+            key=lambda name: (name.casefold(), name),
+        )
+        if not known:
+            return None, _("There is no goal “%(name)s”: this workspace has no running goals.") % {"name": name.strip()}
+        return None, _("There is no goal “%(name)s” in this workspace. Running goals: %(known)s.") % {
+            "name": name.strip(),
+            "known": ", ".join(known[:10]),
+        }
+
+
 def _split_channels(value: str) -> list[str]:
     return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
 
@@ -315,6 +360,7 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
 
     channels = list(Channel.objects.filter(workspace=workspace).order_by("pk"))
     index = ChannelIndex(channels)
+    goals = GoalIndex(Goal.objects.filter(workspace=workspace), timezone.localtime(now, workspace.tz).date())
     with_slots = set(
         QueueSlot.objects.filter(channel__workspace=workspace).values_list("channel_id", flat=True).distinct()
     )
@@ -323,7 +369,7 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
         values: dict[str, str] = {}
         for position, column in columns.items():
             values[column] = cells[position] if position < len(cells) else ""
-        row = _read_row(workspace, number, values, names, index, with_slots, queue=queue, now=now)
+        row = _read_row(workspace, number, values, names, index, with_slots, goals=goals, queue=queue, now=now)
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             row.problems.append(
                 Problem(
@@ -351,6 +397,7 @@ def _read_row(
     index: ChannelIndex,
     with_slots: set[int],
     *,
+    goals: GoalIndex,
     queue: bool,
     now: dt.datetime,
 ) -> Row:
@@ -449,6 +496,10 @@ def _read_row(
             % {"value": values.get("purpose", "").strip()},
         )
     row.first_comment = values.get("first_comment", "").strip()
+    if values.get("goal", "").strip():
+        row.goal, why_not = goals.find(values["goal"])
+        if row.goal is None:
+            problem("goal", why_not)
 
     if row.text and row.channels:
         for check in composer.failing(
@@ -572,6 +623,7 @@ def do_import_csv(
             variants=row.variants,
             first_comment=row.first_comment,
             source=Post.Source.CSV,
+            goal=row.goal,
         )
         if row.queued:
             from stammtisch.publishing.queue import do_add_to_queue  # written alongside; imported when used
@@ -609,10 +661,15 @@ def template_csv(workspace: Workspace, language: str, *, today: dt.date | None =
     handles = [channel.handle for channel in channels] or ["your-handle"]
     on_x = any(composer.rules_key_for(channel) == "x" for channel in channels)
     day = today + dt.timedelta(days=7)
+    # A running goal of the workspace, if any, so the example shows the column filled in.
+    goal = Goal.objects.filter(workspace=workspace, deadline__gte=day).order_by("deadline", "pk").first()
+    goal_name = goal.name if goal is not None else ""
     out = io.StringIO()
     if language == "de":
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(["Text", "Datum", "Uhrzeit", "Kanäle", "Link", "Säule", "Zweck", "Erster Kommentar", "Text X"])
+        writer.writerow(
+            ["Text", "Datum", "Uhrzeit", "Kanäle", "Link", "Säule", "Zweck", "Erster Kommentar", "Text X", "Ziel"]
+        )
         writer.writerow(
             [
                 "Frische Brezeln ab 7 Uhr, bis gleich! #stuttgart",
@@ -624,14 +681,17 @@ def template_csv(workspace: Workspace, language: str, *, today: dt.date | None =
                 "Werbung",
                 "",
                 "Frische Brezeln ab 7 Uhr! #stuttgart" if on_x else "",
+                goal_name,
             ]
         )
         writer.writerow(
-            ["Ein Entwurf ohne Datum: er landet bei den Entwürfen.", "", "", handles[0], "", "", "Wert", "", ""]
+            ["Ein Entwurf ohne Datum: er landet bei den Entwürfen.", "", "", handles[0], "", "", "Wert", "", "", ""]
         )
         return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
     writer = csv.writer(out, delimiter=",", lineterminator="\r\n")
-    writer.writerow(["text", "date", "time", "channels", "link", "pillar", "purpose", "first_comment", "text_x"])
+    writer.writerow(
+        ["text", "date", "time", "channels", "link", "pillar", "purpose", "first_comment", "text_x", "goal"]
+    )
     writer.writerow(
         [
             "Fresh pretzels from 7 am, see you soon! #stuttgart",
@@ -643,7 +703,8 @@ def template_csv(workspace: Workspace, language: str, *, today: dt.date | None =
             "promotion",
             "",
             "Fresh pretzels from 7 am! #stuttgart" if on_x else "",
+            goal_name,
         ]
     )
-    writer.writerow(["A draft without a date: it goes to the drafts.", "", "", handles[0], "", "", "value", "", ""])
+    writer.writerow(["A draft without a date: it goes to the drafts.", "", "", handles[0], "", "", "value", "", "", ""])
     return out.getvalue().encode("utf-8")

@@ -35,6 +35,11 @@ class Post(models.Model):
     link = models.URLField(_("link"), blank=True, max_length=2000)
     pillar = models.CharField(_("content pillar"), max_length=60, blank=True)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.VALUE)
+    # The strategy goal the post works towards: its clicks and conversions count for that goal
+    # (docs/links.md "Per goal"), and the goal's page lists it under "Posts that helped".
+    goal = models.ForeignKey(
+        "strategy.Goal", verbose_name=_("goal"), null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
+    )
 
     class Source(models.TextChoices):
         COMPOSER = "composer", _("Composer")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("w/<slug:slug>/posts/<int:post_id>/move/", views.post_reschedule, name="post_reschedule"),
     path("w/<slug:slug>/posts/<int:post_id>/delete/", views.post_delete, name="post_delete"),
     path("w/<slug:slug>/posts/<int:post_id>/duplicate/", views.post_duplicate, name="post_duplicate"),
+    path("w/<slug:slug>/posts/<int:post_id>/goal/", views.post_goal, name="post_goal"),
     path(
         "w/<slug:slug>/posts/<int:post_id>/publish-now/",
         views.post_publish_now,

@@ -35,6 +35,7 @@ from stammtisch.publishing.forms import (
     CalendarFilterForm,
     ComposeForm,
     PostEditForm,
+    PostGoalForm,
     RescheduleForm,
 )
 from stammtisch.publishing.models import CalendarFeed, Delivery, Post
@@ -399,6 +400,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                     variants=form.variants(),
                     first_comment=data["first_comment"],
                     media=data["media"],
+                    goal=data["goal"],
                 )
                 if when == ComposeForm.WHEN_NOW and form.needs_approval:
                     post = approvals.do_submit_for_approval(actor, post)  # goes out once approved
@@ -491,7 +493,7 @@ def compose_mentions(request: HttpRequest) -> HttpResponse:
 @require_POST
 @workspace_view(Perm.EDIT)
 def post_duplicate(request: HttpRequest, post_id: int) -> HttpResponse:
-    """A new draft copied from the post (text, link, pillar, purpose, channels, channel texts)."""
+    """A new draft copied from the post (text, link, pillar, purpose, goal, channels, channel texts)."""
     post = get_post_for_member(request, post_id)
     copy = actions.do_duplicate_post(Actor.from_request(request), post)
     messages.success(request, _("This is a copy of the post, saved as a draft."))
@@ -519,6 +521,9 @@ def _post_page(request: HttpRequest, post: Post, move_form: RescheduleForm | Non
             "can_cancel": any(d.state in actions.publisher.PENDING_STATES for d in deliveries),
             "can_publish_now": any(d.state in actions.publisher.PENDING_STATES for d in deliveries),
             "can_change": not any(d.state in actions.OUT_STATES for d in deliveries),
+            "goal_form": PostGoalForm(
+                initial={"goal": post.goal_id}, workspace=post.workspace, current=post.goal_id, auto_id="goal_%s"
+            ),
             "move_form": move_form
             or (
                 RescheduleForm(initial={"when": timezone.localtime(post.scheduled_at)} if post.scheduled_at else None)
@@ -528,6 +533,25 @@ def _post_page(request: HttpRequest, post: Post, move_form: RescheduleForm | Non
             **views_approvals.panel_context(request, post),  # publishing/_approval_panel.html
         },
     )
+
+
+@require_POST
+@workspace_view(Perm.EDIT)
+def post_goal(request: HttpRequest, post_id: int) -> HttpResponse:
+    """Set or remove the post's goal (the post page), also after it was published."""
+    post = get_post_for_member(request, post_id)
+    form = PostGoalForm(request.POST, workspace=post.workspace, current=post.goal_id)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the goals offered."))
+    else:
+        try:
+            changed = actions.do_set_post_goal(Actor.from_request(request), post, form.cleaned_data["goal"])
+        except ActionError as exc:
+            messages.error(request, exc.message)
+        else:
+            if changed:
+                messages.success(request, _("The goal of the post is saved."))
+    return redirect("publishing:post", slug=post.workspace.slug, post_id=post.pk)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -594,12 +618,19 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
         "link": post.link,
         "pillar": post.pillar,
         "purpose": post.purpose,
+        "goal": post.goal_id,
         "first_comment": post.first_comment,
         **{f"{VARIANT_PREFIX}{pk}": text for pk, text in own_texts.items()},
     }
     post_media = media_files.assets_of(post.pk)
     form = PostEditForm(
-        request.POST or None, initial=initial, channels=channels, must_fit=actions.must_fit(post), media=post_media
+        request.POST or None,
+        initial=initial,
+        channels=channels,
+        must_fit=actions.must_fit(post),
+        media=post_media,
+        workspace=post.workspace,
+        current_goal=post.goal_id,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -613,6 +644,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
                 purpose=data["purpose"],
                 variants=form.variants(),
                 first_comment=data["first_comment"],
+                goal=data["goal"],
             )
         except ActionError as exc:
             form.add_error(None, exc.message)

@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from stammtisch.analytics import dashboard
+from stammtisch.analytics import dashboard, periods, tables
 from stammtisch.analytics.kpis import KPIS, kpis_for
 from stammtisch.core.access import WorkspaceRequest, workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
 from stammtisch.networks.models import Channel
-from stammtisch.strategy import actions
+from stammtisch.strategy import actions, helped
 from stammtisch.strategy.forms import CadenceForm, GoalForm, MixForm, PillarForm
 from stammtisch.strategy.models import Cadence, ContentPillar, Goal
 
@@ -52,6 +52,7 @@ def goals(request: WorkspaceRequest) -> HttpResponse:
         "strategy/goals.html",
         {
             "nav": "goals",
+            "subnav": "goals",
             "rows": rows,
             "today": today,
             "pillars": ContentPillar.objects.filter(workspace=workspace),
@@ -70,17 +71,10 @@ def goal(request: WorkspaceRequest, goal_id: int) -> HttpResponse:
     item = get_goal_for_member(request, goal_id)
     today = actions.today_in(request.workspace)
     range_days = dashboard.parse_range(request.GET.get("days"))
-    status = dashboard.goal_status(item, today, range_days=range_days)
-    table = list(
-        zip(
-            status.chart["labels"],
-            status.chart["actual"],
-            status.chart["forecast"],
-            status.chart["lower"],
-            status.chart["upper"],
-            strict=True,
-        )
-    )
+    status = dashboard.goal_status(item, today, range_days=range_days, grain=periods.grain_for(range_days))
+    goal_tables = dashboard.goal_tables(status)  # CSV and XLSX: ?export=trend&format=csv|xlsx
+    if exported := tables.export_response(request, goal_tables, f"goal-{item.pk}-{today}"):
+        return exported
     return render(
         request,
         "strategy/goal.html",
@@ -91,10 +85,12 @@ def goal(request: WorkspaceRequest, goal_id: int) -> HttpResponse:
             "today": today,
             "range_days": range_days,
             "ranges": dashboard.RANGES,
-            "table": table,
+            "trend_table": goal_tables[0],
+            "subnav": "goals",
             "forecast_days": dashboard.FORECAST_DAYS,
             "can_edit": _can_edit(request),
             "refreshed_at": dashboard.last_refresh(request.workspace),
+            "helped": helped.for_goal(item),  # strategy/_helped.html
         },
     )
 

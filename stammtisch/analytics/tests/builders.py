@@ -77,3 +77,47 @@ def published(
             comments=0,
         )
     return delivery
+
+
+def clicks(workspace: Workspace, delivery: Delivery, when: dt.datetime, count: int = 1, *, bot: bool = False) -> None:
+    """`count` clicks on the delivery's short link (one per visitor)."""
+    from stammtisch.links.models import Click, ShortLink
+
+    link, _created = ShortLink.objects.get_or_create(
+        workspace=workspace,
+        delivery=delivery,
+        defaults={"target": "https://example.org/", "post": delivery.post, "channel": delivery.channel},
+    )
+    for _n in range(count):
+        Click.objects.create(
+            link=link,
+            workspace=workspace,
+            post=delivery.post,
+            channel=delivery.channel,
+            occurred_at=when,
+            visitor_hash=f"v{next(_ids)}",
+            is_bot=bot,
+        )
+
+
+def conversion(workspace: Workspace, delivery: Delivery, when: dt.datetime, kind: str = "signup") -> None:
+    from stammtisch.links.models import Conversion
+
+    Conversion.objects.create(
+        workspace=workspace, kind=kind, source="snippet", post=delivery.post, channel=delivery.channel, occurred_at=when
+    )
+
+
+def followers(workspace: Workspace, on: Channel, day: dt.date, count: int) -> None:
+    from stammtisch.analytics.models import ChannelMetricSnapshot
+
+    ChannelMetricSnapshot.objects.create(
+        workspace=workspace, channel=on, day=day, observed_at=at(day, 23), followers=count
+    )
+
+
+def answered(workspace: Workspace, on: Channel, received: dt.datetime, minutes: float) -> None:
+    """A conversation whose first message came in at `received` and was answered `minutes` later."""
+    first = message(workspace, on, received, intent="question")
+    first.conversation.first_response_at = received + dt.timedelta(minutes=minutes)
+    first.conversation.save()

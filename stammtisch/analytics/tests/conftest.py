@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from stammtisch.analytics.tests import fake as metrics_fake
 from stammtisch.core.actions import Actor
@@ -14,6 +16,15 @@ from stammtisch.publishing.actions import do_create_post
 from stammtisch.publishing.tests import fake
 
 NOON = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Every test starts in English and leaves no language behind: a request in German (the
+    middleware activates the request's language for the thread) must not change what a later
+    test's worker job writes."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

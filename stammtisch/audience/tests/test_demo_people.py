@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from stammtisch.audience import suggest
 from stammtisch.audience.models import Engagement, Person, SegmentCount, StageTransition
 from stammtisch.core.models import Workspace
 from stammtisch.inbox.models import Message, Reply
@@ -32,3 +33,6 @@ def test_loyalty_stages_move_in_the_demo_as_the_audience_gets_answers(db, demo_d
     moved = StageTransition.objects.filter(workspace=workspace, at__lt=week_ago).exclude(from_stage="")
     assert moved.exists(), "stages moved during the simulated days, not only at the end"
     assert SegmentCount.objects.filter(segment__workspace=workspace).values("day").distinct().count() > 10
+    # Some Sandbox personas name their second account in their bio: suggested for a merge.
+    linked = [s for s in suggest.suggestions(workspace) if s.reason == "links"]
+    assert linked and all(len(s.people) == 2 for s in linked)

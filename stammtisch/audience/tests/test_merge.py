@@ -89,3 +89,40 @@ def test_an_analyst_cannot_merge(cast, channel, mastodon) -> None:
     sandbox_max, mastodon_max = _two_people(channel, mastodon)
     with pytest.raises(PermissionDenied):
         actions.do_merge_people(Actor(user=cast.anna), sandbox_max, mastodon_max)
+
+
+def test_two_people_with_one_email_are_suggested_with_its_conversions(cast) -> None:
+    from stammtisch.audience.models import ConversionContact
+    from stammtisch.audience.privacy import email_hash
+    from stammtisch.links import conversions
+
+    bob = Actor(user=cast.bob)
+    regular = actions.do_add_person(bob, cast.workspace, display_name="Eva Berger", email="eva@example.org")
+    fair = actions.do_add_person(bob, cast.workspace, display_name="E. Berger", email=" EVA@example.org")
+    actions.do_add_person(bob, cast.workspace, display_name="Someone", email="someone@example.org")
+    actions.do_add_person(bob, cast.workspace, display_name="No mail")
+    theirs = Person.objects.create(workspace=cast.other_workspace, display_name="Eva", email="eva@example.org")
+    assert regular.email_hash == fair.email_hash == email_hash(cast.workspace.pk, "eva@example.org")
+    assert theirs.email_hash != regular.email_hash  # hashes differ per workspace
+
+    conversions.record(cast.workspace, kind="signup", source="server", email="Eva@Example.org")
+    conversions.record(cast.other_workspace, kind="signup", source="server", email="eva@example.org")
+    assert ConversionContact.objects.filter(workspace=cast.workspace).count() == 1
+
+    found = [s for s in suggest.suggestions(cast.workspace) if s.reason == "email"]
+    assert [({p.pk for p in s.people}, s.conversions) for s in found] == [({regular.pk, fair.pk}, 1)]
+    assert not suggest.suggestions(cast.other_workspace)
+
+    actions.do_update_person(
+        bob,
+        fair,
+        display_name="E. Berger",
+        email="e.berger@example.org",
+        language="",
+        consent="unknown",
+        notes="",
+        tags=[],
+    )
+    fair.refresh_from_db()
+    assert fair.email_hash == email_hash(cast.workspace.pk, "e.berger@example.org")
+    assert not [s for s in suggest.suggestions(cast.workspace) if s.reason == "email"]

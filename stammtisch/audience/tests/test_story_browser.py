@@ -1,6 +1,7 @@
 """Issue 5's story in a real browser (Debian's Chromium): alice opens the profile of a Sandbox
-commenter, sees their history, tags them, exports their data, erases them, and afterwards their
-handle appears nowhere: not in the pages, not in a dump of the database."""
+commenter, sees their history, tags them, makes them a referral link, exports their data, erases
+them, and afterwards their handle and personal code appear nowhere: not in the pages, not in a
+dump of the database."""
 
 from __future__ import annotations
 
@@ -83,6 +84,18 @@ def test_alice_erases_a_sandbox_commenter_and_their_handle_is_gone(browser_page,
     page.wait_for_url(f"**{profile}")
     assert person.tags.get().name == "Kuchenfan"
 
+    # A referral link for them, with its QR code and their personal code.
+    page.locator('select[name="target_kind"]').select_option("website")
+    page.locator('input[name="target"]').fill("https://cafe-koenigsbau.example/reservieren")
+    page.locator(
+        f'form[action="{reverse("audience:referral_new", args=[slug, person.pk])}"] button[type="submit"]'
+    ).click()
+    page.wait_for_url(f"**{profile}#referrals")
+    referral = person.referrals.get()
+    code = referral.code
+    assert code in page.locator("[data-referral-code]").inner_text()
+    page.locator(f'img[src="{reverse("links:qr_svg", args=[slug, referral.link.pk])}"]').wait_for()
+
     page.locator(f'a[href="{reverse("audience:export_html", args=[slug, person.pk])}"]').click()
     page.wait_for_url("**/export/")
     assert handle in page.content() and comment.text[:40] in page.content()
@@ -110,3 +123,6 @@ def test_alice_erases_a_sandbox_commenter_and_their_handle_is_gone(browser_page,
     dump = database_dump().lower()
     assert handle.lower() not in dump
     assert "kuchenfan" not in dump  # the tag only they had is gone too
+    assert code.lower() not in dump  # their personal code (it starts with their first name)
+    referral.refresh_from_db()
+    assert referral.person is None and referral.link.target.endswith("/reservieren")  # the QR code still leads on

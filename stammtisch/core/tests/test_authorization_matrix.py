@@ -7,6 +7,7 @@ here. Each view must carry an access mark (core/access.py): `public_view`, `acco
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,28 @@ def samples(cast) -> dict[str, Any]:
     from stammtisch.audience.models import Segment
 
     segment = Segment.objects.create(workspace=cast.workspace, name="Stammgäste", filters={"stage": "loyal"})
+    from stammtisch.reports.models import Report, ReportMailing, ReportSchedule, ReportShare
+
+    report = Report.objects.create(
+        workspace=cast.workspace,
+        kind="week",
+        first_day=dt.date(2026, 6, 1),
+        last_day=dt.date(2026, 6, 7),
+        language="de",
+    )
+    report_schedule = ReportSchedule.objects.create(
+        workspace=cast.workspace,
+        kind="week",
+        recipients=["chef@example.org"],
+        language="de",
+        next_run_at=timezone.now(),
+    )
+    report_mailing = ReportMailing.objects.create(
+        workspace=cast.workspace, report=report, recipients=["chef@example.org"], state="failed"
+    )
+    report_share = ReportShare.objects.create(
+        workspace=cast.workspace, report=report, token_hash=hash_token("report-share-sample")
+    )
     return {
         "slug": cast.workspace.slug,
         "channel_id": channel.pk,
@@ -196,6 +219,10 @@ def samples(cast) -> dict[str, Any]:
         "site_key": settings_for(cast.workspace).site_key,
         "goal_id": goal.pk,
         "pillar_id": pillar.pk,
+        "report_id": report.pk,
+        "schedule_id": report_schedule.pk,
+        "mailing_id": report_mailing.pk,
+        "share_id": report_share.pk,
     }
 
 

@@ -81,9 +81,15 @@ def test_training_rebuilds_the_shipped_model(data_dir: Path, tmp_path: Path) -> 
     with np.load(tmp_path / "model.npz") as fresh, np.load(DATA_DIR / "model.npz") as shipped:
         assert set(fresh.files) == set(shipped.files)
         assert np.array_equal(fresh["vocabulary"], shipped["vocabulary"])
-        # Identical here; a tolerance of a few float16 steps for another CPU's floating point.
-        for name in ("idf", "weights", "biases"):
-            assert np.allclose(fresh[name], shipped[name], rtol=1e-3, atol=2e-3), name
+        assert np.allclose(fresh["idf"], shipped["idf"], rtol=1e-3, atol=2e-3)
+        # The solver's sums round differently on another CPU (seen: an AMD EPYC against the
+        # machine that trained the shipped model): 1.8 % of the English sentiment weights moved by
+        # up to 0.018, and its dev macro-F1 by 0.0025. Same model within that; a different one
+        # (other data, other features) differs by far more.
+        for name in ("weights", "biases"):
+            assert np.allclose(fresh[name], shipped[name], rtol=1e-3, atol=0.05), name
+            differing = ~np.isclose(fresh[name], shipped[name], rtol=1e-3, atol=2e-3)
+            assert differing.mean() < 0.05, name
     fresh_meta = json.loads((tmp_path / "model.json").read_text())
     shipped_meta = json.loads((DATA_DIR / "model.json").read_text())
     assert fresh_meta["heads"] == shipped_meta["heads"]

@@ -60,6 +60,24 @@ TOKEN_ERRORS = ("ExpiredToken", "InvalidToken")
 APP_PASSWORD = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$")
 
 
+# An address in a bio: with its scheme, or a bare host and path such as x.com/maxi.
+BIO_LINK = re.compile(r"(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"']+", re.IGNORECASE)
+
+
+def profile_links(author: dict[str, Any]) -> list[str] | None:
+    """The addresses in an author's bio (the `description` of a profile view), for the audience
+    app's merge suggestions; None when the payload carries no bio."""
+    if "description" not in author:
+        return None
+    links: list[str] = []
+    for found in BIO_LINK.findall(str(author.get("description") or "")):
+        url = found.rstrip(".,;:!?)")
+        url = url if url.lower().startswith(("http://", "https://")) else f"https://{url}"
+        if url not in links:
+            links.append(url)
+    return links[:10]
+
+
 def normalize_pds(value: str) -> str:
     """`https://host[:port]` of a PDS address, without path; raises ValueError for anything else."""
     text = (value or "").strip() or DEFAULT_PDS

@@ -361,8 +361,12 @@ class BlueskyNetwork(Network):
             "author_name": str(author.get("displayName") or author.get("handle") or ""),
         }
         subject = str(notification.get("reasonSubject") or "")
+        links = api.profile_links(author)
+        profile: dict[str, Any] = {} if links is None else {"author_links": links}
         if reason in ("like", "repost", "follow"):
-            return Event(kind=REASONS[reason], remote_id=uri, occurred_at=occurred, post_remote_id=subject, **who)
+            return Event(
+                kind=REASONS[reason], remote_id=uri, occurred_at=occurred, post_remote_id=subject, data=profile, **who
+            )
         record = notification.get("record") or {}
         langs = record.get("langs") or []
         reply = record.get("reply") or {}
@@ -386,6 +390,7 @@ class BlueskyNetwork(Network):
                 "cid": str(notification.get("cid") or ""),
                 "reason": reason,
                 **({"quote_of": subject} if reason == "quote" else {}),
+                **profile,
             },
             **who,
         )

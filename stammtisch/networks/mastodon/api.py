@@ -197,6 +197,35 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+class _LinkExtractor(HTMLParser):
+    """The addresses of the links in a profile's HTML, hashtag links left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        href = values.get("href") or ""
+        hashtag = "hashtag" in (values.get("class") or "") or "/tags/" in href
+        if tag == "a" and href.startswith(("https://", "http://")) and not hashtag and href not in self.links:
+            self.links.append(href)
+
+
+def profile_links(account: dict[str, Any]) -> list[str] | None:
+    """The links in an account's profile (its note and its profile fields, such as "Website"),
+    for the audience app's merge suggestions; None when the payload carries no profile."""
+    if "note" not in account and "fields" not in account:
+        return None
+    parser = _LinkExtractor()
+    parser.feed(str(account.get("note") or ""))
+    for field in account.get("fields") or []:
+        if isinstance(field, dict):
+            parser.feed(str(field.get("value") or ""))
+    parser.close()
+    return parser.links[:10]
+
+
 def html_to_text(html: str) -> str:
     """Plain text of a status. Mastodon's HTML is untrusted: we store and show only this text
     (escaped by the templates like any other), never the HTML."""

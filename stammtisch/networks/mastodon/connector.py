@@ -289,14 +289,17 @@ class MastodonNetwork(Network):
             "author_handle": acct if "@" in acct or not acct else f"{acct}@{domain}",
             "author_name": str(account.get("display_name") or account.get("username") or ""),
         }
+        links = api.profile_links(account)
+        profile: dict[str, Any] = {} if links is None else {"author_links": links}
         if kind == "follow":
-            return Event(kind="follow", remote_id=str(notification["id"]), occurred_at=occurred, **author)
+            return Event(kind="follow", remote_id=str(notification["id"]), occurred_at=occurred, data=profile, **author)
         if kind in ("favourite", "reblog"):
             return Event(
                 kind="like" if kind == "favourite" else "share",
                 remote_id=str(notification["id"]),
                 occurred_at=occurred,
                 post_remote_id=str(status.get("id") or ""),
+                data=profile,
                 **author,
             )
         # A mention: a private message, a comment on one of our posts, or a mention elsewhere.
@@ -322,6 +325,7 @@ class MastodonNetwork(Network):
                 "visibility": str(status.get("visibility") or ""),
                 "spoiler_text": str(status.get("spoiler_text") or ""),
                 "notification_id": str(notification["id"]),
+                **profile,
             },
             **author,
         )

@@ -48,7 +48,7 @@ from stammtisch.networks.base import (
 )
 from stammtisch.networks.models import Channel
 from stammtisch.networks.rules import LABELS, RULES, Validation, validate
-from stammtisch.networks.sandbox import clock, faults, simulation, texts
+from stammtisch.networks.sandbox import clock, faults, personas, simulation, texts
 from stammtisch.networks.sandbox.models import (
     SandboxAccount,
     SandboxEvent,
@@ -443,6 +443,8 @@ def _parse_time(value: object) -> dt.datetime | None:
 def _event(row: SandboxEvent) -> Event:
     persona = row.persona
     data: dict[str, object] = {"sandbox_kind": row.kind}
+    if persona is not None and (links := personas.profile_links(persona.pk)):
+        data["author_links"] = links  # a second account named in the bio (people's merge suggestions)
     kind = row.kind
     if kind == Kind.QUESTION:
         kind, data["question"] = Kind.COMMENT, True

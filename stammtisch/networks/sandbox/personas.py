@@ -348,6 +348,20 @@ def specs() -> tuple[PersonaSpec, ...]:
     return _specs(int(settings.SANDBOX_SEED))
 
 
+# Every SECOND_ACCOUNT_EVERY-th persona keeps a second account (the next persona) and names it in
+# its bio, as people do ("also here: ..."): the people's merge suggestions find them by that link.
+SECOND_ACCOUNT_EVERY = 40
+
+
+def profile_links(persona_id: int) -> list[str]:
+    """The links in a persona's bio (the Sandbox's `author_links`): the address of their second
+    account's page for every SECOND_ACCOUNT_EVERY-th persona from the 8th, else none."""
+    if persona_id % SECOND_ACCOUNT_EVERY != 8 or persona_id >= POOL_SIZE:
+        return []
+    other = specs()[persona_id]  # the next persona (index = id - 1)
+    return [f"{settings.BASE_URL.rstrip('/')}/sandbox/{other.handle}/"]
+
+
 def _row(spec: PersonaSpec) -> SandboxPersona:
     return SandboxPersona(
         id=spec.id,

@@ -1,5 +1,5 @@
 /* Charts of the goal pages and the dashboard (vendored Chart.js, no build step). Each chart is a
-   <canvas data-chart="goal|pillars" data-source="ID"> whose data is the JSON of the element ID
+   <canvas data-chart="goal|pillars|series" data-source="ID"> whose data is the JSON of the element ID
    (Django's json_script); an accessible table with the same figures follows every chart. */
 (function () {
   "use strict";
@@ -39,6 +39,23 @@
       options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true, suggestedMax: 100 } } }
     });
   }
+  var COLOURS = ["#2563eb", "#16a34a", "#d97706", "#7c3aed", "#dc2626"];
+  function seriesChart(canvas, d) {
+    /* Generic: {type: "line"|"bar", labels: [...], datasets: [{label, data}]} (analytics/channels.py). */
+    return new window.Chart(canvas, {
+      type: d.type,
+      data: {
+        labels: d.labels,
+        datasets: d.datasets.map(function (set, n) {
+          var colour = COLOURS[n % COLOURS.length];
+          return { label: set.label, data: set.data, borderColor: colour, backgroundColor: colour, spanGaps: true,
+                   pointRadius: d.type === "line" ? 2 : 0 };
+        })
+      },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+                 scales: { x: { ticks: { maxTicksLimit: 12 } }, y: { beginAtZero: d.type === "bar" } } }
+    });
+  }
   function init() {
     if (!window.Chart) { return; }
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
@@ -46,6 +63,7 @@
       if (!d) { return; }
       if (canvas.dataset.chart === "goal") { goalChart(canvas, d); }
       if (canvas.dataset.chart === "pillars") { pillarChart(canvas, d); }
+      if (canvas.dataset.chart === "series") { seriesChart(canvas, d); }
     });
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "stammtisch.inbox.bench_ingest",
     "redirect": "stammtisch.links.bench_redirect",
     "people": "stammtisch.audience.bench_people",
+    "dashboard": "stammtisch.analytics.bench_dashboard",
 }
 
 

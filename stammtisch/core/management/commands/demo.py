@@ -35,6 +35,7 @@ from stammtisch.core.roles import Role
 from stammtisch.publishing import publisher
 from stammtisch.publishing.actions import do_create_post
 from stammtisch.publishing.models import Delivery, Post
+from stammtisch.strategy.models import Goal
 
 DEMO_USERNAME = "alice"
 DEMO_NAME = "Café Stäffele"
@@ -295,6 +296,82 @@ DRAFTS = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoGoal:
+    """A goal of the café (docs/demo.md). A flow's target is a daily rate the café planned for,
+    times the days from the goal's start to its deadline, so a shorter history (the tests')
+    tells the same story."""
+
+    key: str
+    name: str
+    kpi: str
+    per_day: float = 0.0  # flows
+    target: float = 0.0  # levels
+    started_share: float = 0.0  # how far into the history it was set (0: on the first day)
+    deadline_days: int = 60  # after today
+
+
+GOALS = [
+    DemoGoal("traffic", "Mehr Website-Besuche aus Social Media", "traffic.social_visits", per_day=1.6),
+    DemoGoal("loyalty", "Stammgäste kommen wieder", "loyalty.returning_engagers", per_day=34.0),
+    DemoGoal(
+        "image", "Gute Stimmung im Netz", "image.net_sentiment", target=40.0, started_share=0.5, deadline_days=120
+    ),
+]
+# Posts of these pillars invite people to come back and talk (the loyalty goal); posts with a
+# link bring visits (the traffic goal); other value posts, from the image goal's start, serve it.
+LOYALTY_PILLARS = frozenset({"Community", "Veranstaltungen", "Familie"})
+
+
+def _demo_goals(actor: Actor, workspace: Workspace, start: dt.date, today: dt.date) -> dict[str, Goal]:
+    from stammtisch.strategy.actions import do_create_goal
+
+    goals = {}
+    for item in GOALS:
+        began = start + dt.timedelta(days=int((today - start).days * item.started_share))
+        deadline = today + dt.timedelta(days=item.deadline_days)
+        target = round(item.per_day * (deadline - began).days) if item.per_day else item.target
+        kind = item.kpi.split(".", 1)[0]
+        goal = do_create_goal(
+            actor, workspace, kind=kind, name=item.name, kpi=item.kpi, target=target, start=began, deadline=deadline
+        )
+        set_at = dt.datetime.combine(began, dt.time(9, 0), tzinfo=workspace.tz)
+        Goal.objects.filter(pk=goal.pk).update(created_at=set_at)
+        goals[item.key] = goal
+    return goals
+
+
+def _goal_for(idea: Idea, day: dt.date, goals: dict[str, Goal]) -> Goal | None:
+    if idea.link:
+        return goals["traffic"]
+    if idea.pillar in LOYALTY_PILLARS:
+        return goals["loyalty"]
+    if idea.purpose == Post.Purpose.VALUE and day >= goals["image"].start:
+        return goals["image"]
+    return None  # a promotion without a link: no goal
+
+
+def _measure(workspace: Workspace, now: dt.datetime) -> None:
+    """What the worker would do next: record the Sandbox audience's link clicks (and their
+    conversions) and compute the workspace's rollups, so the goal pages show figures at once."""
+    from stammtisch.analytics import rollups
+    from stammtisch.analytics.models import RollupState
+    from stammtisch.links import auto
+
+    while auto.record_sandbox_clicks():
+        pass
+    rollups.refresh_recent(workspace, now, backfill=True)
+    RollupState.objects.update_or_create(
+        workspace=workspace,
+        defaults={
+            "backfilled": True,
+            "refreshed_at": now,
+            "next_run_at": now + rollups.REFRESH_EVERY,
+            "last_error": "",
+        },
+    )
+
+
 def password_path() -> Path:
     return Path(settings.DATA_DIR) / "demo_password"
 
@@ -410,6 +487,7 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
     only_demo = Q(post__workspace=workspace)
     read: dict[str, int] = {}
     _demo_segments(system, workspace, opened)
+    goals = _demo_goals(authors[0], workspace, start, now.astimezone(tz).date())
     for at, idea in planned:
         simulation.advance(at)
         with clock.at(at):
@@ -425,6 +503,7 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
                 pillar=idea.pillar,
                 purpose=idea.purpose,
                 media=[pictures(idea.pillar)],  # Instagram takes no post without one
+                goal=_goal_for(idea, at.astimezone(tz).date(), goals),
             )
             written = at - dt.timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 8))
             Post.objects.filter(pk=post.pk).update(created_at=written)
@@ -453,9 +532,11 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
             pillar=idea.pillar,
             purpose=idea.purpose,
             media=[pictures(idea.pillar)],
+            goal=_goal_for(idea, local_day, goals),
         )
     for idea in DRAFTS:
         do_create_post(authors[0], workspace, text=idea.text, channels=channels[:2], pillar=idea.pillar)
+    _measure(workspace, now)
     log(f"Demo: {len(planned)} posts over {HISTORY_DAYS} days published on {len(channels)} Sandbox channels.")
     return workspace
 
