@@ -65,7 +65,7 @@ WARM_UP = 3
 REFRESH_RUNS = 3
 SEED = 7
 # Bump when the generated data changes shape: kept databases of an older version are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 META_TABLE = "bench_dashboard_meta"
 DAY_PREFIX = "bench_day_"  # the added day's rows wait in tables of the same shape
 WORKSPACE_SLUG = "bench-dashboard"
@@ -749,7 +749,6 @@ def generate(sizes: Sizes, anchor: dt.datetime | None = None) -> tuple[float, di
     """Generate the benchmark workspace into the current database, run the rollup backfill and
     mark the data complete; returns (seconds, details). Ids continue after the rows already
     there, so the workspace may share the database with others."""
-    from django.db import transaction
     from django.utils import timezone
 
     from stammtisch.analytics import rollups
@@ -767,14 +766,12 @@ def generate(sizes: Sizes, anchor: dt.datetime | None = None) -> tuple[float, di
     _twins(DAY_TABLES)
     bulk = benchdata.Bulk()
     writer = Writer(bulk, history.anchor)
-    with benchdata.bulk_load(DAY_TABLES, BIG_TABLES):
+    with benchdata.bulk_load(DAY_TABLES, BIG_TABLES, log=_say):
         Tables(history, writer, workspace, [c.pk for c in channels], goals, ids).write()
-        _say(f"written in {time.perf_counter() - began:.0f} s; building the indexes")
-    with transaction.atomic():
-        _conversation_figures()
+        _say(f"written in {time.perf_counter() - began:.0f} s; building the indexes, checking the foreign keys")
     _bump_sequences()
     written = time.perf_counter() - began
-    _say(f"indexes built; {written:.0f} s so far; analysing")
+    _say(f"indexes built and keys checked: {written:.0f} s so far; analysing")
     _analyse()
 
     # The worker's first run of the rollup job (the backfill), kept with the data.
@@ -995,10 +992,10 @@ class Tables:
             "updated_at": at,
         }
         if "goal" in {f.name for f in self.writer.models["publishing_post"]._meta.fields}:
-            # Seven posts in ten work towards a goal: a link's towards clicks, a promotion's
-            # towards conversions, a question's towards answered feedback.
+            # Seven posts in ten work towards a goal: a promotion's towards conversions, another
+            # post's with a link towards clicks, a question's towards answered feedback.
             def goal_of(idea: Any) -> int | None:
-                reason = "link" if idea.link else "promotion" if idea.purpose == "promotion" else "question"
+                reason = "promotion" if idea.purpose == "promotion" else "link" if idea.link else "question"
                 goal = self.goals.get(GOAL_OF[reason])
                 return goal.pk if goal is not None and (reason != "question" or "?" in idea.text) else None
 
@@ -1103,6 +1100,31 @@ class Tables:
         talked = talked[np.argsort(first[talked], kind="stable")]
         self.conversation_id = np.zeros(len(h.delivery_post), dtype=np.int64)
         self.conversation_id[talked] = self.ids["inbox_conversation"] + np.arange(len(talked))
+        # Their figures as the inbox keeps them (`ingest.refresh_conversations`), from the
+        # messages of the history (of the added day's conversations: from theirs).
+        delivery = h.act_delivery[self.message_act]
+        counted = (self.message_time < h.anchor) | (first[delivery] >= h.anchor)
+        incoming = counted & ~self.message_out
+        answer = counted & self.message_out
+        messages = np.bincount(delivery[counted], minlength=len(first))
+        received = np.bincount(delivery[incoming], minlength=len(first))
+        last = np.zeros(len(first), dtype=np.int64)
+        np.maximum.at(last, delivery[counted], self.message_time[counted])
+        last_in = np.zeros(len(first), dtype=np.int64)
+        np.maximum.at(last_in, delivery[incoming], self.message_time[incoming])
+        responded = np.full(len(first), never)
+        np.minimum.at(responded, delivery[answer], self.message_time[answer])
+        newest = np.full(len(first), -1, dtype=np.int64)  # the newest incoming message (index)
+        np.maximum.at(newest, delivery[incoming], np.nonzero(incoming)[0])
+        newest_act = self.message_act[np.maximum(newest, 0)]
+        labelled = newest[talked] >= 0
+
+        def label(values: Callable[[np.ndarray], np.ndarray]) -> Column:
+            return lambda part: np.where(labelled[part], values(newest_act[talked[part]]), "").tolist()
+
+        def maybe(times: np.ndarray, missing: int) -> Column:
+            return lambda part: [None if t == missing else self.bulk.timestamp(t) for t in times[talked[part]].tolist()]
+
         self.writer.write(
             "inbox_conversation",
             {
@@ -1114,6 +1136,14 @@ class Tables:
                 "delivery_id": of(self.delivery_id[talked]),
                 "status": self.same("done"),
                 "created_at": self.times(first[talked]),
+                "message_count": of(messages[talked]),
+                "incoming_count": of(received[talked]),
+                "last_message_at": maybe(last, 0),
+                "last_incoming_at": maybe(last_in, 0),
+                "first_response_at": maybe(responded, never),
+                "intent": label(self.intents),
+                "sentiment": label(lambda acts: self.sentiments[h.act_sentiment[acts]]),
+                "language": label(lambda acts: self.languages[h.person_language[h.act_person[acts]]]),
             },
             first[talked],
         )
@@ -1720,20 +1750,38 @@ class Day:
         return counts
 
     def take_out(self) -> None:
-        """Delete the day's rows (and what was derived from them) and recompute the rollups as of
-        the history's end, so the kept data is as generated."""
+        """Delete the day's rows, and the rows of other tables pointing at them (what the rollup
+        job derived from them: rollups per post), then recompute the rollups as of the
+        history's end, so the kept data is as generated."""
         from django.apps import apps
-        from django.db import transaction
-        from django.db.models.expressions import RawSQL
+        from django.db import connection, models, transaction
 
         from stammtisch.analytics import rollups
         from stammtisch.analytics.models import DailyRollup, RollupState
 
-        models = _models()
-        with transaction.atomic():
+        by_table = _models()
+        with transaction.atomic(), connection.cursor() as cursor:
+            existing = set(connection.introspection.table_names(cursor))
             for table in reversed(DAY_TABLES):
-                twin = RawSQL(f'SELECT id FROM "{DAY_PREFIX}{table}"', [])  # noqa: S608, S611
-                models[table].objects.filter(pk__in=twin).delete()
+                twin = f'(SELECT id FROM "{DAY_PREFIX}{table}")'  # noqa: S608
+                model = by_table[table]
+                pointing = [
+                    (r.related_model._meta.db_table, r.field.column, r.on_delete)
+                    for r in model._meta.related_objects
+                    if not r.many_to_many
+                ]
+                pointing += [
+                    (f.remote_field.through._meta.db_table, f.m2m_column_name(), models.CASCADE)
+                    for f in model._meta.many_to_many
+                ]
+                for other, column, on_delete in pointing:
+                    if other in DAY_TABLES or other not in existing:
+                        continue  # (a day's table is emptied in its turn)
+                    if on_delete is models.CASCADE:
+                        cursor.execute(f'DELETE FROM "{other}" WHERE "{column}" IN {twin}')  # noqa: S608
+                    elif on_delete is models.SET_NULL:
+                        cursor.execute(f'UPDATE "{other}" SET "{column}" = NULL WHERE "{column}" IN {twin}')  # noqa: S608
+                cursor.execute(f'DELETE FROM "{table}" WHERE id IN {twin}')  # noqa: S608
             _conversation_figures(f"id IN (SELECT conversation_id FROM {DAY_PREFIX}inbox_message)")  # noqa: S608
             DailyRollup.objects.filter(workspace=self.workspace, day__gt=self.today).delete()
             try:  # week and month rollups, where the app has them

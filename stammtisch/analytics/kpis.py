@@ -1,4 +1,4 @@
-"""The KPI registry: every KPI a goal can measure, in one place (docs/strategy.md "KPIs").
+"""The KPI registry: every KPI a goal can measure, in one place (docs/analytics.md "KPIs").
 
 A KPI is computed from daily rollups (analytics/rollups.py), never from raw rows:
 

@@ -211,7 +211,7 @@ def people_figures(span: Span) -> list[Row]:
             occurred_at__lt=span.end,
             person__first_seen__lt=span.end,
         )
-        .exclude(kind__in=["answered", "unfollow", "referral"])
+        .exclude(kind__in=["answered", "unfollow", "referral", "ref_follow"])
         .annotate(day=TruncDate("occurred_at", tzinfo=span.tz))
         .values_list("day", "person_id", "person__first_seen")
         .distinct()

@@ -27,6 +27,7 @@ from stammtisch.audience.models import (
     Person,
     ProfileLink,
     Referral,
+    ReferredFollow,
     Segment,
     Stage,
     StageTransition,
@@ -207,6 +208,12 @@ def do_merge_people(actor: Actor, target: Person, other: Person) -> Person:
     other.identities.update(person=target)
     other.engagements.update(person=target)
     other.referrals.update(person=target)
+    # Referred follows: once per (follower, channel), and nobody refers themselves.
+    drop_referred_follows(
+        ReferredFollow.objects.filter(person=other, channel_id__in=target.referred_follows.values("channel_id")), now
+    )
+    other.referred_follows.update(person=target)
+    drop_referred_follows(ReferredFollow.objects.filter(person=target, referral__person=target), now)
     tags = {t.name for t in target.tags.all()} | {t.name for t in other.tags.all()}
     set_tags(target, sorted(tags))
     for field in ("display_name", "email", "language"):
@@ -293,6 +300,9 @@ def do_erase_person(actor: Actor, person: Person) -> bool:
     )
     counts = gdpr.erase_inbox_rows(person.workspace_id, identities)
     counts.update(unlink_referrals_and_conversions(person, identities))
+    # Follows they made on someone's recommendation go; follows their referrals brought stay
+    # with the referrals (which have no person any more), their credits go with their engagements.
+    counts["referred_follows"] = drop_referred_follows(person.referred_follows.all(), timezone.now())
     person.identities.all().delete()
     person.engagements.all().delete()
     person.transitions.all().delete()
@@ -314,6 +324,21 @@ def do_erase_person(actor: Actor, person: Person) -> bool:
         data={"identities": len(identities), **counts},
     )
     return True
+
+
+def drop_referred_follows(rows: Any, now: dt.datetime) -> int:
+    """Delete these referred follows (a queryset) and the engagements that credited them to the
+    recommenders, whose figures are recounted. Returns how many were deleted."""
+    ids = list(rows.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    credits = Engagement.objects.filter(source=Engagement.Source.REFERRED_FOLLOW, source_id__in=ids)
+    credited = set(credits.values_list("person_id", flat=True))
+    credits.delete()
+    ReferredFollow.objects.filter(pk__in=ids).delete()
+    for recommender in Person.objects.filter(pk__in=credited, erased_at__isnull=True):
+        refresh(recommender, now)
+    return len(ids)
 
 
 def unlink_referrals_and_conversions(person: Person, identities: list[Identity]) -> dict[str, int]:
@@ -418,9 +443,11 @@ def apply_retention(now: dt.datetime) -> int:
     for settings in AudienceSettings.objects.filter(retention_months__isnull=False).select_related("workspace"):
         assert settings.retention_months is not None
         limit = now - dt.timedelta(days=30 * settings.retention_months)
-        # A conversion through their referral is not them being active ("last seen"), but it is
-        # a living relationship: such people are kept.
-        recommending = Engagement.objects.filter(person=OuterRef("pk"), kind=Kind.REFERRAL, occurred_at__gte=limit)
+        # A conversion or a follow through their referral is not them being active ("last seen"),
+        # but it is a living relationship: such people are kept.
+        recommending = Engagement.objects.filter(
+            person=OuterRef("pk"), kind__in=[Kind.REFERRAL, Kind.REFERRED_FOLLOW], occurred_at__gte=limit
+        )
         stale = Person.objects.filter(
             Q(last_seen__lt=limit) | Q(last_seen__isnull=True, created_at__lt=limit),
             ~Exists(recommending),

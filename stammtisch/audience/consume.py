@@ -10,7 +10,9 @@ batch it
 2. creates the people and identities seen for the first time (unless suppressed);
 3. records one `Engagement` per row (unique per row: a row read twice counts once), and one
    `answered` engagement for each reply of ours to a person;
-4. moves each touched person's score, counts, first/last seen and stage forward.
+4. moves each touched person's score, counts, first/last seen and stage forward;
+5. records the follows that a personal referral code brought (`referrals.attribute_follows`) and
+   credits the recommenders (`credit_follows`).
 
 Each batch re-reads the last `OVERLAP` ids before the cursor: a row whose transaction committed
 after a higher id had already been read is picked up then (docs/people.md explains the limit).
@@ -27,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stammtisch.audience import loyalty
+from stammtisch.audience import loyalty, referrals
 from stammtisch.audience.models import (
     PASSIVE_KINDS,
     AudienceCursor,
@@ -35,6 +37,7 @@ from stammtisch.audience.models import (
     Identity,
     Kind,
     Person,
+    ReferredFollow,
     StageTransition,
     Suppression,
 )
@@ -400,7 +403,47 @@ def record(seen: list[Seen], now: dt.datetime) -> int:
     if answered:
         Engagement.objects.filter(source=Engagement.Source.MESSAGE, source_id__in=answered).update(answered=True)
     save_people(list(people.values()), now)
+    credit_follows(referrals.attribute_follows(engagements), now)
     return len(engagements)
+
+
+def credit_follows(follows: list[ReferredFollow], now: dt.datetime) -> None:
+    """Each referred follow's recommender gets a `ref_follow` engagement (once per row) at the
+    follow's time, like a conversion through their referral (audience/hooks.py): it moves their
+    score and counts, not their "first seen" and "last seen"."""
+    if not follows:
+        return
+    credited = set(
+        Engagement.objects.filter(
+            source=Engagement.Source.REFERRED_FOLLOW, source_id__in=[follow.pk for follow in follows]
+        ).values_list("source_id", flat=True)
+    )
+    by_person: dict[int, list[ReferredFollow]] = {}
+    for follow in follows:
+        if follow.referral.person_id is not None and follow.pk not in credited:
+            by_person.setdefault(follow.referral.person_id, []).append(follow)
+    if not by_person:
+        return
+    people = list(Person.objects.select_for_update().filter(pk__in=by_person, erased_at__isnull=True).order_by("pk"))
+    weight = loyalty.weight(Kind.REFERRED_FOLLOW)
+    credits = []
+    for person in people:
+        for follow in by_person[person.pk]:
+            credits.append(
+                Engagement(
+                    workspace_id=person.workspace_id,
+                    person=person,
+                    channel_id=follow.channel_id,
+                    kind=Kind.REFERRED_FOLLOW,
+                    weight=weight,
+                    occurred_at=follow.occurred_at,
+                    source=Engagement.Source.REFERRED_FOLLOW,
+                    source_id=follow.pk,
+                )
+            )
+            apply(person, Kind.REFERRED_FOLLOW, weight, follow.occurred_at)
+    Engagement.objects.bulk_create(credits)
+    save_people(people, now)
 
 
 def apply(person: Person, kind: str, weight: float, at: dt.datetime, *, language: str = "", name: str = "") -> None:

@@ -106,8 +106,14 @@ def export_data(person: Person) -> dict[str, Any]:
                 "short_link": short_url(referral.link.code),
                 "leads_to": referral.link.target,
                 "made": _iso(referral.created_at),
+                "follows_brought": referral.follows.count(),
             }
             for referral in person.referrals.select_related("link").order_by("created_at", "pk")
+        ],
+        # Their follows that were credited to a recommender because they named a personal code.
+        "follows_on_recommendation": [
+            {"network": row.channel.network, "channel": row.channel.display_name, "at": _iso(row.occurred_at)}
+            for row in person.referred_follows.select_related("channel").order_by("occurred_at", "pk")
         ],
         "conversions_with_your_email": [
             {

@@ -4,7 +4,7 @@ score(t) = max(0, Σ weight_i · 2^(-(t - t_i) / HALF_LIFE))
 
 Every engagement adds its weight; the sum halves every HALF_LIFE of silence. Recency is the
 decay, frequency the sum, depth the weights (a like < a comment < a share; an answer from us
-counts too, and so does a conversion through their referral; a positive text counts half again
+counts too, and so do a conversion and a new follower through their referral; a positive text counts half again
 as much, a negative one half). The sum is kept as
 (`score`, `score_at`) and moved forward exactly as events arrive, in any order: decaying to a
 later time and adding commute, so the result never depends on the order of arrival.
@@ -32,6 +32,7 @@ WEIGHTS: dict[str, float] = {
     Kind.MESSAGE: 4.0,
     Kind.SHARE: 5.0,
     Kind.REFERRAL: 5.0,  # a conversion through their referral link or code: advocacy with a result
+    Kind.REFERRED_FOLLOW: 2.0,  # a new follower who named their code: as much as a follow
     Kind.UNFOLLOW: -3.0,
 }
 SENTIMENT_FACTOR = {"positive": 1.5, "negative": 0.5}
@@ -41,7 +42,7 @@ LAPSED_AFTER = dt.timedelta(days=120)
 AT_RISK_AFTER = dt.timedelta(days=45)
 AT_RISK_MIN_SCORE = 2.0  # quiet, but with a relationship left: at risk; else lapsed
 ADVOCATE_SCORE = 25.0
-ADVOCATE_SPREADS = 2  # shares, mentions and conversions through their referrals, all time
+ADVOCATE_SPREADS = 2  # shares, mentions, conversions and follows through their referrals, all time
 LOYAL_SCORE = 12.0
 ENGAGED_SCORE = 4.0
 
@@ -92,7 +93,7 @@ def stage_for(person: Person, now: dt.datetime) -> str:
         if quiet > AT_RISK_AFTER:
             return Stage.AT_RISK if score >= AT_RISK_MIN_SCORE else Stage.LAPSED
     counts = person.counts or {}
-    spreads = counts.get(Kind.SHARE, 0) + counts.get(Kind.MENTION, 0) + counts.get(Kind.REFERRAL, 0)
+    spreads = sum(counts.get(kind, 0) for kind in (Kind.SHARE, Kind.MENTION, Kind.REFERRAL, Kind.REFERRED_FOLLOW))
     if score >= ADVOCATE_SCORE and spreads >= ADVOCATE_SPREADS:
         return Stage.ADVOCATE
     if score >= LOYAL_SCORE:
@@ -122,6 +123,11 @@ def explain(counts: dict[str, int], days: int = EXPLAIN_DAYS) -> str:
             ngettext(
                 "%(n)d conversion through their recommendation", "%(n)d conversions through their recommendation", n
             )
+            % {"n": n}
+        )
+    if n := counts.get(Kind.REFERRED_FOLLOW, 0):
+        parts.append(
+            ngettext("%(n)d follow through their recommendation", "%(n)d follows through their recommendation", n)
             % {"n": n}
         )
     if n := counts.get(Kind.LIKE, 0):

@@ -3,8 +3,9 @@
 `audience/consume.py`), the `StageTransition`s of their lifecycle stage, and the `Suppression`
 entries that keep erased people from coming back. `ProfileLink`s are the links in the profiles of
 network accounts (for merge suggestions), `Referral`s a person's personal referral codes and links,
-and `ConversionContact`s what the audience app keeps of a conversion: the keyed hash of the e-mail
-it reported and the referral it came through (docs/people.md "Referrals").
+`ConversionContact`s what the audience app keeps of a conversion: the keyed hash of the e-mail
+it reported and the referral it came through, and `ReferredFollow`s the follows of new followers
+who named a personal code (docs/people.md "Referrals").
 
 Identities and people are created only by the audience app; the inbox never writes here.
 """
@@ -51,10 +52,11 @@ class Kind(models.TextChoices):
     UNFOLLOW = "unfollow", _("Unfollow")
     ANSWERED = "answered", _("Got an answer")
     REFERRAL = "referral", _("Recommendation converted")
+    REFERRED_FOLLOW = "ref_follow", _("Recommendation followed us")
 
 
 # Kinds that are not the person being active themselves: they move the score, not "last seen".
-PASSIVE_KINDS = frozenset({Kind.ANSWERED, Kind.REFERRAL})
+PASSIVE_KINDS = frozenset({Kind.ANSWERED, Kind.REFERRAL, Kind.REFERRED_FOLLOW})
 
 
 class Tag(models.Model):
@@ -170,6 +172,7 @@ class Engagement(models.Model):
         MESSAGE = "message", _("Inbox message")
         INTERACTION = "interaction", _("Interaction")
         CONVERSION = "conversion", _("Conversion")  # a conversion through the person's referral
+        REFERRED_FOLLOW = "ref_follow", _("Follow through a referral")  # a ReferredFollow of their code
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="engagements")
@@ -370,3 +373,27 @@ class ConversionContact(models.Model):
 
     def __str__(self) -> str:
         return f"contact of conversion {self.conversion_id}"
+
+
+class ReferredFollow(models.Model):
+    """A follow of one of the workspace's channels by `person` that is credited to `referral`:
+    the follower named the referral's personal code in a text to the workspace (comment, reply,
+    mention or direct message) within `referrals.FOLLOW_WINDOW` before or after the follow
+    (`referrals.attribute_follows`, called by the consumer). Once per (follower, channel). On the
+    follower's erasure the row is deleted; on the referrer's erasure it stays with the referral,
+    which has no person any more (an anonymous count)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="follows")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="referred_follows")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    occurred_at = models.DateTimeField()  # the follow's time
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "channel"], name="audience_one_referred_follow_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"follow of person {self.person_id} on channel {self.channel_id} via referral {self.referral_id}"

@@ -240,6 +240,7 @@ def _profile(request: HttpRequest, person: Person, **extra: Any) -> dict[str, An
     for link in gdpr.profile_links(identities):
         links_by_account[(link.network, link.remote_id)].append(link.url)
     workspace = request.workspace  # type: ignore[attr-defined]
+    referral_rows = _referral_rows(list(person.referrals.select_related("link", "channel")))
     initial = {
         "display_name": person.display_name,
         "email": person.email,
@@ -261,7 +262,9 @@ def _profile(request: HttpRequest, person: Person, **extra: Any) -> dict[str, An
         merge_form=extra.pop("merge_form", None) or MergeForm(),
         split_choices=[(i.pk, f"{i.network}: @{i.handle or i.remote_id}") for i in identities],
         profile_links=[(i, links_by_account.get((i.network, i.remote_id), [])) for i in identities],
-        referrals=_referral_rows(list(person.referrals.select_related("link", "channel"))),
+        referrals=referral_rows,
+        referred_follows=sum(row["figures"].follows for row in referral_rows),
+        follow_days=referrals.FOLLOW_WINDOW.days,
         referral_form=extra.pop("referral_form", None) or ReferralForm(workspace=workspace),
         email_conversions=gdpr.email_conversions(person),
         **extra,
@@ -400,7 +403,7 @@ def referral_new(request: HttpRequest, person_id: int) -> HttpResponse:
 @workspace_view()
 def referral_list(request: HttpRequest) -> HttpResponse:
     """The recommenders: each person's referrals added up, most conversions first, then most
-    clicks (docs/people.md "Referrals"). Referrals of erased people are only counted in a total."""
+    follows, then most clicks (docs/people.md "Referrals"). Referrals of erased people are only counted in a total."""
     workspace = request.workspace  # type: ignore[attr-defined]
     items = list(Referral.objects.filter(workspace=workspace).select_related("person", "link", "channel"))
     found = referrals.figures(items)
@@ -414,7 +417,9 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         row["figures"].append(found[referral.pk])
         row["referrals"] += 1
     rows = [{**row, "total": referrals.totals(row["figures"])} for row in people.values()]
-    rows.sort(key=lambda row: (-row["total"].conversions, -row["total"].clicks, row["person"].pk))
+    rows.sort(
+        key=lambda row: (-row["total"].conversions, -row["total"].follows, -row["total"].clicks, row["person"].pk)
+    )
     return render(
         request,
         "audience/referrals.html",
@@ -423,6 +428,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
             rows=rows[:REFERRAL_ROWS],
             more=max(0, len(rows) - REFERRAL_ROWS),
             anonymous=referrals.totals(anonymous) if anonymous else None,
+            follow_days=referrals.FOLLOW_WINDOW.days,
         ),
     )
 

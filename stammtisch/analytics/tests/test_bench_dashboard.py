@@ -11,6 +11,7 @@ import sqlite3
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db.models import Count, F, Max, Min, Q
 
 from stammtisch.analytics import bench_dashboard
 from stammtisch.analytics.bench_dashboard import CLICK, COMMENT, DAY_PREFIX, DAY_TABLES, QUESTION, Sizes
@@ -91,7 +92,21 @@ def test_the_generated_workspace_keeps_to_itself(cast) -> None:
     messages = Message.objects.filter(workspace=bench)
     assert messages.exists() and not messages.exclude(conversation__workspace=bench).exists()
     assert not messages.exclude(channel__workspace=bench).exists()
-    assert not Conversation.objects.filter(workspace=bench).exclude(delivery__post__workspace=bench).exists()
+    conversations = Conversation.objects.filter(workspace=bench)
+    assert not conversations.exclude(delivery__post__workspace=bench).exists()
+    # Their figures are those the inbox keeps (counted from the history's messages).
+    counted = conversations.annotate(
+        n=Count("messages"),
+        incoming=Count("messages", filter=Q(messages__direction="in")),
+        answered=Min("messages__occurred_at", filter=Q(messages__direction="out")),
+        last=Max("messages__occurred_at"),
+    )
+    assert not counted.exclude(message_count=F("n")).exists()
+    assert not counted.exclude(incoming_count=F("incoming")).exists()
+    assert not counted.exclude(last_message_at=F("last")).exists()
+    assert not counted.filter(answered__isnull=False).exclude(first_response_at=F("answered")).exists()
+    assert not counted.filter(answered__isnull=True, first_response_at__isnull=False).exists()
+    assert conversations.filter(intent="question").exists()
     assert clicks.exists() and not clicks.exclude(link__workspace=bench).exclude(post__workspace=bench).exists()
     assert not Conversion.objects.filter(workspace=bench).exclude(click__workspace=bench).exists()
     snapshots = PostMetricSnapshot.objects.filter(workspace=bench)

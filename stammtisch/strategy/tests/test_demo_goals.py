@@ -49,3 +49,25 @@ def test_the_demo_goals_have_posts_figures_and_pages(db, short_demo) -> None:
     )
     assert result.rows[0].post.text[:30] in traffic_page.content.decode()
     assert traffic_page.context["status"].current.value > 0  # where it stands: the visits so far
+
+
+def test_the_demo_requests_its_reports_and_the_worker_renders_them(db, short_demo) -> None:
+    from stammtisch.reports import jobs
+    from stammtisch.reports.models import Report
+    from stammtisch.reports.tests.conftest import pdf_required
+
+    pdf_required()
+    call_command("demo", verbosity=0)
+    workspace = Workspace.objects.get(is_demo=True)
+    reports = Report.objects.filter(workspace=workspace)
+    assert sorted(reports.values_list("kind", flat=True)) == ["month", "week"]
+    assert set(reports.values_list("language", flat=True)) == {workspace.language}
+
+    assert jobs.run_due("demo-test") == 2
+    assert all(report.state == Report.State.DONE and report.file.name for report in reports)
+    # The week (inside the shortened history) tells the simulation's figures: its goals and the
+    # deliveries it published that week, as the rollups counted them.
+    week = reports.get(kind="week")
+    active = Goal.objects.filter(workspace=workspace, start__lte=week.last_day, deadline__gte=week.first_day)
+    assert {goal["name"] for goal in week.data["goals"]} == set(active.values_list("name", flat=True))
+    assert week.data["posts"]["value"] > 0

@@ -372,6 +372,24 @@ def _measure(workspace: Workspace, now: dt.datetime) -> None:
     )
 
 
+def _request_reports(actor: Actor, workspace: Workspace, now: dt.datetime, log: Callable[[str], None]) -> None:
+    """The last complete month's and week's reports in the workspace's language, for the worker
+    to render (docs/reports.md): the demo's figures told as a report. Without Pango (WeasyPrint's
+    system library) there is no PDF; the demo says so and goes on."""
+    from stammtisch.reports import pdf
+    from stammtisch.reports.actions import do_request_report
+    from stammtisch.reports.models import Kind
+    from stammtisch.reports.periods import Period
+
+    reason = pdf.unavailable_reason()
+    if reason is not None:
+        log(f"Demo: no reports ({reason}).")
+        return
+    today = timezone.localtime(now, workspace.tz).date()
+    for kind in (Kind.MONTH, Kind.WEEK):
+        do_request_report(actor, workspace, Period.last_complete(kind, today), workspace.language)
+
+
 def password_path() -> Path:
     return Path(settings.DATA_DIR) / "demo_password"
 
@@ -537,6 +555,7 @@ def build_demo(password: str, *, log: Callable[[str], Any] = print) -> Workspace
     for idea in DRAFTS:
         do_create_post(authors[0], workspace, text=idea.text, channels=channels[:2], pillar=idea.pillar)
     _measure(workspace, now)
+    _request_reports(authors[0], workspace, now, log)
     log(f"Demo: {len(planned)} posts over {HISTORY_DAYS} days published on {len(channels)} Sandbox channels.")
     return workspace
 
