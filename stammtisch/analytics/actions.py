@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from stammtisch.analytics import imports
 from stammtisch.analytics.models import PostMetricSnapshot, Source
 from stammtisch.core.actions import ActionError, Actor, audit, require_perm
-from stammtisch.core.models import AuditEvent, Workspace
+from stammtisch.core.csvimport import lock_for_import, problems_message
+from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
 from stammtisch.networks.registry import UnknownNetwork
-from stammtisch.publishing.imports import problems_message
 from stammtisch.publishing.models import Delivery, Post
 
 FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks of browsers differ a little
@@ -102,12 +102,7 @@ def do_import_metrics_csv(
     second click on "Import" does not import twice. Returns how many rows were imported; a row
     for a post and time that has figures from an earlier import replaces them."""
     require_perm(actor, workspace, Perm.EDIT)
-    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-    if (
-        token
-        and AuditEvent.objects.filter(workspace=workspace, action="metrics.import_csv", data__token=token).exists()
-    ):
-        raise ActionError(_("This file was imported already."))
+    lock_for_import(workspace, "metrics.import_csv", token)
     preview = imports.read_metrics_csv(workspace, data, now=now)
     if not preview.ok:
         raise ActionError(problems_message(preview.problems) if preview.problems else _("The file has no figures."))

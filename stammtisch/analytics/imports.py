@@ -1,9 +1,9 @@
 """Reading a CSV file of figures for posts on networks without an API (XING), docs/analytics.md.
 
-Same habits as the CSV import of posts (publishing/imports.py, whose file helpers this uses):
-the file is read and checked row by row without writing anything (`read_metrics_csv`), shown
-as a preview with every problem of every row, and imported all or nothing
-(`actions.do_import_metrics_csv` checks it again first).
+Same habits as the CSV import of posts (publishing/imports.py; the file helpers of both are in
+core/csvimport.py): the file is read and checked row by row without writing anything
+(`read_metrics_csv`), shown as a preview with every problem of every row, and imported all or
+nothing (`actions.do_import_metrics_csv` checks it again first).
 
 A row names the post by its address on the network (the address pasted when the post was
 confirmed), the day the figures were read (optionally a time) and the figures.
@@ -11,9 +11,7 @@ confirmed), the day the figures were read (optionally a time) and the figures.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -22,11 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.core.actions import ActionError
+from stammtisch.core.csvimport import PreviewChecks, Problem, content_rows, map_columns, normalise, read_table
 from stammtisch.core.models import Workspace
 from stammtisch.networks.registry import UnknownNetwork, get_network
 from stammtisch.publishing import imports as post_imports
 from stammtisch.publishing.forms import local_time_problem, local_to_utc
-from stammtisch.publishing.imports import Problem
 from stammtisch.publishing.models import Delivery
 
 MAX_ROWS = 5000
@@ -67,24 +65,16 @@ class Row:
 
 
 @dataclass
-class Preview:
+class Preview(PreviewChecks):
     rows: list[Row]
     problems: list[Problem]
     encoding: str
     delimiter: str
     ignored_columns: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.rows) and not self.problems
 
-    @property
-    def bad_rows(self) -> list[int]:
-        return sorted({problem.row for problem in self.problems if problem.row})
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+def _column_for(name: str) -> str | None:
+    return COLUMN_BY_NAME.get(normalise(name))
 
 
 def normalise_url(url: str) -> str:
@@ -117,17 +107,6 @@ def manual_deliveries(workspace: Workspace) -> dict[str, Delivery]:
     return {normalise_url(delivery.remote_url): delivery for delivery in deliveries}
 
 
-def _sniff(text: str) -> str:
-    first_line = text.split("\n", 1)[0]
-    best, best_score = ",", -1
-    for delimiter in post_imports.DELIMITERS:
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        score = sum(1 for name in header if _normalise(name) in COLUMN_BY_NAME)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
 def parse_count(value: str) -> int | None:
     """A whole number of at least 0, with or without thousands separators; None otherwise."""
     value = value.strip()
@@ -149,36 +128,9 @@ def read_metrics_csv(workspace: Workspace, data: bytes, *, now: dt.datetime | No
     """Parse and check a CSV file of figures for `workspace`. Writes nothing. A file that cannot
     be read at all raises ActionError; everything else is in `Preview.problems`."""
     now = now or timezone.now()
-    if len(data) > post_imports.MAX_BYTES:
-        raise ActionError(
-            _("The file is larger than %(size)d MB. Split it into several files.")
-            % {"size": post_imports.MAX_BYTES // 1024 // 1024}
-        )
-    text, encoding = post_imports.decode(data)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise ActionError(_("The file is empty."))
-    delimiter = _sniff(text)
-    try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise ActionError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from None
-    header, body = records[0], records[1:]
-    columns: dict[int, str] = {}
-    names: dict[str, str] = {}
-    problems: list[Problem] = []
-    ignored: list[str] = []
-    for position, name in enumerate(header):
-        column = COLUMN_BY_NAME.get(_normalise(name))
-        if column is None:
-            if name.strip():
-                ignored.append(name.strip())
-            continue
-        if column in names:
-            problems.append(Problem(1, name, _("The column “%(name)s” appears twice.") % {"name": name.strip()}))
-            continue
-        columns[position] = column
-        names[column] = name.strip()
+    table = read_table(data, max_bytes=post_imports.MAX_BYTES, known=lambda name: _column_for(name) is not None)
+    columns = map_columns(table.header, _column_for)
+    names, problems = columns.names, columns.problems
     if "url" not in names or "date" not in names:
         raise ActionError(
             _(
@@ -188,18 +140,12 @@ def read_metrics_csv(workspace: Workspace, data: bytes, *, now: dt.datetime | No
         )
     if not any(figure in names for figure in FIGURES):
         raise ActionError(_("The file has no column of figures: impressions, likes, comments, shares or clicks."))
-    rows_with_content = [(number, cells) for number, cells in enumerate(body, start=2) if any(c.strip() for c in cells)]
-    if len(rows_with_content) > MAX_ROWS:
-        raise ActionError(
-            _("The file has %(count)d rows; at most %(max)d can be imported at once. Split it into several files.")
-            % {"count": len(rows_with_content), "max": MAX_ROWS}
-        )
+    rows_with_content = content_rows(table.body, MAX_ROWS)
     deliveries = manual_deliveries(workspace)
     rows: list[Row] = []
     seen: dict[tuple[int, dt.datetime], int] = {}
     for number, cells in rows_with_content:
-        values = {column: (cells[position] if position < len(cells) else "") for position, column in columns.items()}
-        row = _read_row(workspace, number, values, names, deliveries, now)
+        row = _read_row(workspace, number, columns.values(cells), names, deliveries, now)
         if row.delivery is not None and row.observed_at is not None:
             key = (row.delivery.pk, row.observed_at)
             if key in seen:
@@ -216,7 +162,13 @@ def read_metrics_csv(workspace: Workspace, data: bytes, *, now: dt.datetime | No
         problems.extend(row.problems)
     if not rows:
         problems.append(Problem(0, "", _("The file has a header but no figures.")))
-    return Preview(rows=rows, problems=problems, encoding=encoding, delimiter=delimiter, ignored_columns=ignored)
+    return Preview(
+        rows=rows,
+        problems=problems,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        ignored_columns=columns.ignored,
+    )
 
 
 def _read_row(

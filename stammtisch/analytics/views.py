@@ -11,8 +11,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -22,13 +23,13 @@ from stammtisch.analytics import imports
 from stammtisch.analytics.actions import do_enter_metrics, do_import_metrics_csv, takes_manual_figures
 from stammtisch.analytics.forms import FIGURE_LABELS, EnterMetricsForm, UploadForm
 from stammtisch.analytics.models import PostMetricSnapshot
+from stammtisch.core import csvimport
 from stammtisch.core.access import WorkspaceRequest, workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
 from stammtisch.publishing import imports as post_imports
 from stammtisch.publishing.models import Delivery
 
-PREVIEW_ROWS = 300
 HISTORY = 50  # snapshots listed on a post's figures page
 TEMPLATE_DAYS = 90  # the template lists the posts confirmed in this many days
 
@@ -38,10 +39,6 @@ def get_delivery_for_member(request: WorkspaceRequest, delivery_id: int) -> Deli
     return get_object_or_404(
         Delivery.objects.select_related("post", "channel"), pk=delivery_id, post__workspace=request.workspace
     )
-
-
-def _user_id(request: HttpRequest) -> int:
-    return int(request.user.pk or 0)  # workspace_view: always a signed-in member
 
 
 @workspace_view(Perm.VIEW)
@@ -121,8 +118,9 @@ def _preview_page(
         "analytics/import_preview.html",
         {
             "preview": preview,
-            "rows": preview.rows[:PREVIEW_ROWS],
-            "more_rows": max(0, len(preview.rows) - PREVIEW_ROWS),
+            **csvimport.preview_rows(preview.rows),
+            "import_url": reverse("analytics:import", kwargs={"slug": request.workspace.slug}),
+            "confirm_url": reverse("analytics:import_confirm", kwargs={"slug": request.workspace.slug}),
             "token": token,
             "filename": filename,
             "figures": FIGURE_LABELS,
@@ -152,11 +150,7 @@ def import_metrics(request: WorkspaceRequest) -> HttpResponse:
     except ActionError as exc:
         form.add_error("file", exc.message)
         return _upload_page(request, form, status=400)
-    token = (
-        post_imports.store_upload(workspace, _user_id(request), data, filename=filename, queue=False)
-        if preview.ok
-        else ""
-    )
+    token = csvimport.preview_token(request, preview.ok, data, filename=filename)
     return _preview_page(request, preview, token=token, filename=filename)
 
 
@@ -166,7 +160,7 @@ def import_metrics_confirm(request: WorkspaceRequest) -> HttpResponse:
     """Import the file shown in the preview: every row or none."""
     workspace = request.workspace
     token = request.POST.get("token", "")
-    stored = post_imports.load_upload(workspace, _user_id(request), token)
+    stored = csvimport.load_upload(workspace, csvimport.user_id(request), token)
     if stored is None:
         messages.error(request, _("This preview has expired or does not belong to you. Upload the file again."))
         return redirect("analytics:import", slug=workspace.slug)
@@ -176,13 +170,13 @@ def import_metrics_confirm(request: WorkspaceRequest) -> HttpResponse:
         count = do_import_metrics_csv(Actor.from_request(request), workspace, data, filename=filename, token=token)
     except ActionError as exc:
         messages.error(request, exc.message)
-        post_imports.discard_upload(workspace, _user_id(request), token)
+        csvimport.discard_upload(workspace, csvimport.user_id(request), token)
         try:
             preview = imports.read_metrics_csv(workspace, data)
         except ActionError:
             return redirect("analytics:import", slug=workspace.slug)
         return _preview_page(request, preview, token="", filename=filename, status=409)
-    post_imports.discard_upload(workspace, _user_id(request), token)
+    csvimport.discard_upload(workspace, csvimport.user_id(request), token)
     messages.success(
         request,
         ngettext("Figures of %(count)d row were imported.", "Figures of %(count)d rows were imported.", count)

@@ -14,11 +14,11 @@ from django.utils.translation import gettext_lazy
 
 from stammtisch.analytics import rollups
 from stammtisch.core.actions import AUDIT_ACTIONS, ActionError, Actor, audit, require_perm
-from stammtisch.core.models import AuditEvent, Workspace
+from stammtisch.core.csvimport import lock_for_import, problems_message
+from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
 from stammtisch.links import seo_import
 from stammtisch.links.models import SearchConsoleRow
-from stammtisch.publishing.imports import problems_message
 
 AUDIT_ACTIONS.update(
     {
@@ -56,9 +56,7 @@ def do_import_search_console(
     today = timezone.localtime(now, workspace.tz).date()
     if period is not None:
         period = seo_import.check_period(*period, today)
-    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-    if token and AuditEvent.objects.filter(workspace=workspace, action="seo.import_csv", data__token=token).exists():
-        raise ActionError(_("This file was imported already."))
+    lock_for_import(workspace, "seo.import_csv", token)
     preview = seo_import.read_search_console_csv(workspace, data, period=period, now=now)
     if not preview.ok:
         raise ActionError(problems_message(preview.problems) if preview.problems else _("The file has no figures."))

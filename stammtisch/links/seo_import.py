@@ -1,7 +1,7 @@
 """Reading a Google Search Console performance CSV file (docs/links.md "SEO signals").
 
-Same habits as the other CSV imports (publishing/imports.py, analytics/imports.py, whose file
-helpers this uses): `read_search_console_csv` reads and checks the file without writing
+Same habits as the other CSV imports (publishing/imports.py, analytics/imports.py; the file
+helpers are core/csvimport.py): `read_search_console_csv` reads and checks the file without writing
 anything and lists every problem of every row; `seo_actions.do_import_search_console` checks it
 again and imports it all or nothing.
 
@@ -23,10 +23,8 @@ up.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -35,11 +33,11 @@ from django.utils.translation import gettext as _
 
 from stammtisch.analytics.imports import parse_count
 from stammtisch.core.actions import ActionError
+from stammtisch.core.csvimport import PreviewChecks, Problem, content_rows, map_columns, normalise, read_table
 from stammtisch.core.models import Workspace
 from stammtisch.links.models import SearchConsoleRow
 from stammtisch.links.seo import page_key
 from stammtisch.publishing import imports as post_imports
-from stammtisch.publishing.imports import Problem
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000  # the Search Console API gives at most 50,000 rows a day per search type
@@ -47,7 +45,8 @@ MAX_PERIOD_DAYS = 500  # Search Console keeps 16 months
 MAX_QUERY = 1000
 DATE_FORMATS = (*post_imports.DATE_FORMATS, "%Y%m%d", "%b %d, %Y", "%B %d, %Y")
 
-# The columns read, by every name Google (or a person) gives them; compared after `_normalise`
+# The columns read, by every name Google (or a person) gives them; compared after
+# `csvimport.normalise`
 # (lower case, spaces and hyphens as underscores).
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "day", "data_date", "datum", "tag"),
@@ -158,7 +157,7 @@ class Record:
 
 
 @dataclass
-class Preview:
+class Preview(PreviewChecks):
     """A file read and checked. Nothing is stored; `ok` says whether it may be imported."""
 
     rows: list[Row]
@@ -170,14 +169,6 @@ class Preview:
     period: tuple[dt.date, dt.date] | None  # for a file without dates
     period_ignored: bool = False  # a period was given, but the file has dates
     ignored_columns: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.rows) and not self.problems
-
-    @property
-    def bad_rows(self) -> list[int]:
-        return sorted({problem.row for problem in self.problems if problem.row})
 
     @property
     def grain_label(self) -> str:
@@ -216,20 +207,8 @@ def digest(page: str, query: str) -> str:
     return hashlib.sha256(f"{page}\n{query}".encode()).hexdigest()
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
-def _sniff(text: str) -> str:
-    """The delimiter whose split of the header names the most known columns."""
-    first_line = text.split("\n", 1)[0]
-    best, best_score = ",", -1
-    for delimiter in post_imports.DELIMITERS:
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        score = sum(1 for name in header if _normalise(name) in COLUMN_BY_NAME)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
+def _column_for(name: str) -> str | None:
+    return COLUMN_BY_NAME.get(normalise(name))
 
 
 def parse_date(value: str) -> dt.date | None:
@@ -300,39 +279,16 @@ def read_search_console_csv(
     cannot be read at all raises ActionError (NeedsPeriod: it has no dates and no period was
     given); everything else is in `Preview.problems`."""
     today = timezone.localtime(now or timezone.now(), workspace.tz).date()
-    if len(data) > MAX_BYTES:
-        raise ActionError(
-            _("The file is larger than %(size)d MB. Export a shorter date range, or split the file.")
-            % {"size": MAX_BYTES // 1024 // 1024}
-        )
-    text, encoding = post_imports.decode(data)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise ActionError(_("The file is empty."))
-    delimiter = _sniff(text)
-    try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise ActionError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from None
-    header, body = records[0], records[1:]
-    columns: dict[int, str] = {}
-    names: dict[str, str] = {}
-    problems: list[Problem] = []
-    ignored: list[str] = []
-    other_dimensions = False
-    for position, name in enumerate(header):
-        key = _normalise(name)
-        column = COLUMN_BY_NAME.get(key)
-        if column is None:
-            other_dimensions = other_dimensions or key in OTHER_DIMENSIONS
-            if name.strip():
-                ignored.append(name.strip())
-            continue
-        if column in names:
-            problems.append(Problem(1, name, _("The column “%(name)s” appears twice.") % {"name": name.strip()}))
-            continue
-        columns[position] = column
-        names[column] = name.strip()
+    table = read_table(
+        data,
+        max_bytes=MAX_BYTES,
+        known=lambda name: _column_for(name) is not None,
+        too_large=_("The file is larger than %(size)d MB. Export a shorter date range, or split the file.")
+        % {"size": MAX_BYTES // 1024 // 1024},
+    )
+    columns = map_columns(table.header, _column_for)
+    names, problems = columns.names, columns.problems
+    other_dimensions = any(normalise(name) in OTHER_DIMENSIONS for name in columns.ignored)
     if "clicks" not in names or "impressions" not in names:
         raise ActionError(
             _(
@@ -368,16 +324,10 @@ def read_search_console_csv(
         if "query" in names
         else SearchConsoleRow.Grain.SITE
     )
-    rows_with_content = [(number, cells) for number, cells in enumerate(body, start=2) if any(c.strip() for c in cells)]
-    if len(rows_with_content) > MAX_ROWS:
-        raise ActionError(
-            _("The file has %(count)d rows; at most %(max)d can be imported at once. Split it into several files.")
-            % {"count": len(rows_with_content), "max": MAX_ROWS}
-        )
+    rows_with_content = content_rows(table.body, MAX_ROWS)
     rows: list[Row] = []
     for number, cells in rows_with_content:
-        values = {column: (cells[position] if position < len(cells) else "") for position, column in columns.items()}
-        row = _read_row(number, values, names, period, today)
+        row = _read_row(number, columns.values(cells), names, period, today)
         rows.append(row)
         problems.extend(row.problems)
     if not rows:
@@ -385,13 +335,13 @@ def read_search_console_csv(
     return Preview(
         rows=rows,
         problems=problems,
-        encoding=encoding,
-        delimiter=delimiter,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
         grain=grain,
         dated=dated,
         period=period,
         period_ignored=period_ignored,
-        ignored_columns=ignored,
+        ignored_columns=columns.ignored,
     )
 
 

@@ -20,19 +20,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from stammtisch.analytics.dashboard import last_refresh
 from stammtisch.analytics.kpis import read_rollups
+from stammtisch.core import csvimport
 from stammtisch.core.access import WorkspaceRequest, workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
 from stammtisch.links import seo, seo_actions, seo_import
 from stammtisch.links.seo_forms import SearchConsoleDeleteForm, SearchConsoleUploadForm
 from stammtisch.links.views import _render
-from stammtisch.publishing import imports as post_imports
 
 RANGES = (7, 28, 90, 180, 365)
 DEFAULT_DAYS = 90
 MAX_RANGE_DAYS = 500
 PAGE_ROWS = 200  # pages listed on the SEO page
-PREVIEW_ROWS = 300
 SORTS = ("social", "visits", "search", "impressions", "change")
 TOTAL_KEYS = (
     "seo.social_clicks",
@@ -260,10 +259,6 @@ def seo_page(request: WorkspaceRequest) -> HttpResponse:
 # --- The Search Console import ---------------------------------------------------------------
 
 
-def _user_id(request: WorkspaceRequest) -> int:
-    return int(request.user.pk or 0)  # workspace_view: always a signed-in member
-
-
 def _upload_page(request: WorkspaceRequest, form: SearchConsoleUploadForm, status: int = 200) -> HttpResponse:
     response = _render(
         request,
@@ -288,8 +283,9 @@ def _preview_page(
         "links/seo_import_preview.html",
         {
             "preview": preview,
-            "rows": preview.rows[:PREVIEW_ROWS],
-            "more_rows": max(0, len(preview.rows) - PREVIEW_ROWS),
+            **csvimport.preview_rows(preview.rows),
+            "import_url": reverse("links:seo_import", kwargs={"slug": request.workspace.slug}),
+            "confirm_url": reverse("links:seo_import_confirm", kwargs={"slug": request.workspace.slug}),
             "token": token,
             "filename": filename,
             "form": SearchConsoleUploadForm(
@@ -337,11 +333,7 @@ def seo_import_upload(request: WorkspaceRequest) -> HttpResponse:
     except ActionError as exc:
         form.add_error("file", exc.message)
         return _upload_page(request, form, status=400)
-    token = (
-        post_imports.store_upload(workspace, _user_id(request), data, filename=filename, queue=False)
-        if preview.ok
-        else ""
-    )
+    token = csvimport.preview_token(request, preview.ok, data, filename=filename)
     return _preview_page(request, preview, token=token, filename=filename)
 
 
@@ -351,7 +343,7 @@ def seo_import_confirm(request: WorkspaceRequest) -> HttpResponse:
     """Import the file shown in the preview: every row or none."""
     workspace = request.workspace
     token = request.POST.get("token", "")
-    stored = post_imports.load_upload(workspace, _user_id(request), token)
+    stored = csvimport.load_upload(workspace, csvimport.user_id(request), token)
     if stored is None:
         messages.error(request, _("This preview has expired or does not belong to you. Upload the file again."))
         return redirect("links:seo_import", slug=workspace.slug)
@@ -364,9 +356,9 @@ def seo_import_confirm(request: WorkspaceRequest) -> HttpResponse:
         )
     except ActionError as exc:
         messages.error(request, exc.message)
-        post_imports.discard_upload(workspace, _user_id(request), token)
+        csvimport.discard_upload(workspace, csvimport.user_id(request), token)
         return redirect("links:seo_import", slug=workspace.slug)
-    post_imports.discard_upload(workspace, _user_id(request), token)
+    csvimport.discard_upload(workspace, csvimport.user_id(request), token)
     messages.success(
         request,
         ngettext(

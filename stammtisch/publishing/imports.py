@@ -14,25 +14,34 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import re
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
+from stammtisch.core import csvimport
 from stammtisch.core.actions import ActionError, Actor, audit, require_perm
-from stammtisch.core.models import AuditEvent, Workspace
+from stammtisch.core.csvimport import (  # re-exported: audience/imports.py and tests use them from here
+    DELIMITERS,
+    PreviewChecks,
+    Problem,
+    content_rows,
+    decode,
+    discard_upload,
+    load_upload,
+    map_columns,
+    problems_message,
+    read_table,
+    store_upload,
+)
+from stammtisch.core.csvimport import normalise as _normalise
+from stammtisch.core.models import Workspace
 from stammtisch.core.roles import Perm
 from stammtisch.networks import rules
 from stammtisch.networks.models import Channel
@@ -44,7 +53,6 @@ from stammtisch.strategy.models import Goal
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000  # all rows in one transaction in one web request (docs/import.md: why not more)
-UPLOAD_MAX_AGE = dt.timedelta(hours=24)
 MAX_TEXT = 63206
 MAX_PILLAR = 60
 EXCERPT = 90
@@ -75,19 +83,7 @@ PURPOSES = {
 }
 DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y")
 TIME_FORMATS = ("%H:%M", "%H:%M:%S")
-DELIMITERS = (";", ",", "\t")
-
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in the file: `row` as a spreadsheet numbers it (the header is row 1; 0
-    for the file as a whole), `column` as the file names it."""
-
-    row: int
-    column: str
-    message: str
+__all__ = ["DELIMITERS", "Problem", "decode", "discard_upload", "load_upload", "problems_message", "store_upload"]
 
 
 @dataclass
@@ -118,7 +114,7 @@ class Row:
 
 
 @dataclass
-class Preview:
+class Preview(PreviewChecks):
     """A file read and checked. Nothing is stored; `ok` says whether it may be imported."""
 
     rows: list[Row]
@@ -126,14 +122,6 @@ class Preview:
     encoding: str
     delimiter: str
     ignored_columns: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.rows) and not self.problems
-
-    @property
-    def bad_rows(self) -> list[int]:
-        return sorted({problem.row for problem in self.problems if problem.row})
 
     @property
     def scheduled(self) -> int:
@@ -151,29 +139,6 @@ class Preview:
 # --- Reading the file ------------------------------------------------------------------------
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """The text of the file and the name of its encoding: UTF-8 (with or without the BOM Excel
-    writes), UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252 (Excel in Germany)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "UTF-8"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "UTF-16"
-    try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        raise ActionError(
-            _("The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again.")
-        ) from None
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def _column_for(name: str) -> str | None:
     """The field a header names: a column of ALIASES, `variant:<network>`, or None."""
     key = _normalise(name)
@@ -186,16 +151,8 @@ def _column_for(name: str) -> str | None:
 
 
 def sniff_delimiter(text: str) -> str:
-    """The delimiter whose split of the header row names the most known columns (German Excel
-    writes semicolons, most other tools commas)."""
-    first_line = text.split("\n", 1)[0]
-    best, best_score = ",", -1
-    for delimiter in DELIMITERS:
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        score = sum(1 for name in header if _column_for(name) is not None)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
+    """The delimiter whose split of the header row names the most known columns."""
+    return csvimport.sniff_delimiter(text, lambda name: _column_for(name) is not None)
 
 
 def _parse_date(value: str) -> dt.date | None:
@@ -315,35 +272,10 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
     every row. `queue`: rows without a date go into their channels' next free queue slots
     instead of becoming drafts."""
     now = now or timezone.now()
-    if len(data) > MAX_BYTES:
-        raise ActionError(
-            _("The file is larger than %(size)d MB. Split it into several files.") % {"size": MAX_BYTES // 1024 // 1024}
-        )
-    text, encoding = decode(data)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise ActionError(_("The file is empty."))
-    delimiter = sniff_delimiter(text)
-    try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise ActionError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from None
-    header, body = records[0], records[1:]
-    columns: dict[int, str] = {}  # position -> field
-    names: dict[str, str] = {}  # field -> the header as the file writes it
-    problems: list[Problem] = []
-    ignored: list[str] = []
-    for position, name in enumerate(header):
-        column = _column_for(name)
-        if column is None:
-            if name.strip():
-                ignored.append(name.strip())
-            continue
-        if column in names:
-            problems.append(Problem(1, name, _("The column “%(name)s” appears twice.") % {"name": name.strip()}))
-            continue
-        columns[position] = column
-        names[column] = name.strip()
+    table = read_table(data, max_bytes=MAX_BYTES, known=lambda name: _column_for(name) is not None)
+    header, delimiter = table.header, table.delimiter
+    columns = map_columns(header, _column_for)
+    names, problems = columns.names, columns.problems
     if "text" not in names:
         raise ActionError(
             _(
@@ -351,12 +283,7 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
                 "download the template to see how."
             )
         )
-    rows_with_content = [(number, cells) for number, cells in enumerate(body, start=2) if any(c.strip() for c in cells)]
-    if len(rows_with_content) > MAX_ROWS:
-        raise ActionError(
-            _("The file has %(count)d rows; at most %(max)d can be imported at once. Split it into several files.")
-            % {"count": len(rows_with_content), "max": MAX_ROWS}
-        )
+    rows_with_content = content_rows(table.body, MAX_ROWS)
 
     channels = list(Channel.objects.filter(workspace=workspace).order_by("pk"))
     index = ChannelIndex(channels)
@@ -366,9 +293,7 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
     )
     rows = []
     for number, cells in rows_with_content:
-        values: dict[str, str] = {}
-        for position, column in columns.items():
-            values[column] = cells[position] if position < len(cells) else ""
+        values = columns.values(cells)
         row = _read_row(workspace, number, values, names, index, with_slots, goals=goals, queue=queue, now=now)
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             row.problems.append(
@@ -386,7 +311,9 @@ def read_csv(workspace: Workspace, data: bytes, *, queue: bool = False, now: dt.
         problems.extend(row.problems)
     if not rows:
         problems.append(Problem(0, "", _("The file has a header but no posts.")))
-    return Preview(rows=rows, problems=problems, encoding=encoding, delimiter=delimiter, ignored_columns=ignored)
+    return Preview(
+        rows=rows, problems=problems, encoding=table.encoding, delimiter=delimiter, ignored_columns=columns.ignored
+    )
 
 
 def _read_row(
@@ -510,77 +437,7 @@ def _read_row(
     return row
 
 
-# --- The file between preview and confirm ----------------------------------------------------
-
-
-def _folder(workspace: Workspace, user_id: int) -> str:
-    return f"imports/{workspace.pk}/{user_id}"
-
-
-def store_upload(workspace: Workspace, user_id: int, data: bytes, *, filename: str, queue: bool) -> str:
-    """Keep an uploaded file for the confirm step; returns its token. Files of this user and
-    workspace older than a day are removed on the way."""
-    folder = _folder(workspace, user_id)
-    _sweep(folder)
-    token = secrets.token_hex(16)
-    meta = {"filename": filename[:200], "queue": queue, "created": timezone.now().isoformat()}
-    default_storage.save(f"{folder}/{token}.csv", ContentFile(data))
-    default_storage.save(f"{folder}/{token}.json", ContentFile(json.dumps(meta).encode()))
-    return token
-
-
-def load_upload(workspace: Workspace, user_id: int, token: str) -> tuple[bytes, dict[str, Any]] | None:
-    """The file and its settings stored under `token` by this user in this workspace, or None
-    (unknown, malformed, someone else's or expired)."""
-    if not _TOKEN.match(token or ""):
-        return None
-    folder = _folder(workspace, user_id)
-    try:
-        with default_storage.open(f"{folder}/{token}.json") as handle:
-            meta = json.loads(handle.read())
-        with default_storage.open(f"{folder}/{token}.csv") as handle:
-            data = handle.read()
-    except (OSError, ValueError):
-        return None
-    created = dt.datetime.fromisoformat(meta.get("created", "1970-01-01T00:00:00+00:00"))
-    if timezone.now() - created > UPLOAD_MAX_AGE:
-        discard_upload(workspace, user_id, token)
-        return None
-    return data, meta
-
-
-def discard_upload(workspace: Workspace, user_id: int, token: str) -> None:
-    if not _TOKEN.match(token or ""):
-        return
-    folder = _folder(workspace, user_id)
-    for suffix in (".csv", ".json"):
-        default_storage.delete(f"{folder}/{token}{suffix}")
-
-
-def _sweep(folder: str) -> None:
-    try:
-        _dirs, files = default_storage.listdir(folder)
-    except (OSError, NotImplementedError):
-        return
-    limit = timezone.now() - UPLOAD_MAX_AGE
-    for name in files:
-        try:
-            if default_storage.get_modified_time(f"{folder}/{name}") < limit:
-                default_storage.delete(f"{folder}/{name}")
-        except (OSError, NotImplementedError):
-            continue
-
-
 # --- The import ------------------------------------------------------------------------------
-
-
-def problems_message(problems: list[Problem]) -> str:
-    rows = len({problem.row for problem in problems})
-    return ngettext(
-        "The file has problems in %(rows)d row; nothing was imported. Fix them and upload the file again.",
-        "The file has problems in %(rows)d rows; nothing was imported. Fix them and upload the file again.",
-        rows,
-    ) % {"rows": rows}
 
 
 @transaction.atomic
@@ -602,9 +459,7 @@ def do_import_csv(
     "Import" does not import twice (imports of a workspace run one at a time, under a lock on
     its row)."""
     require_perm(actor, workspace, Perm.EDIT)
-    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-    if token and AuditEvent.objects.filter(workspace=workspace, action="post.import_csv", data__token=token).exists():
-        raise ActionError(_("This file was imported already."))
+    csvimport.lock_for_import(workspace, "post.import_csv", token)
     now = now or timezone.now()
     preview = read_csv(workspace, data, queue=queue, now=now)
     if not preview.ok:

@@ -17,12 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from stammtisch.core import csvimport
 from stammtisch.core.access import workspace_view
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.core.roles import Perm
 from stammtisch.publishing import imports
-
-PREVIEW_ROWS = 300  # rows shown in the preview table; every problem is listed regardless
 
 
 class UploadForm(forms.Form):
@@ -36,10 +35,6 @@ class UploadForm(forms.Form):
         initial=DRAFT,
         widget=forms.RadioSelect,
     )
-
-
-def _user_id(request: HttpRequest) -> int:
-    return int(request.user.pk or 0)  # workspace_view: always a signed-in member
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -62,13 +57,15 @@ def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200) -> H
 def _preview_page(
     request: HttpRequest, preview: imports.Preview, *, token: str, filename: str, queue: bool, status: int = 200
 ) -> HttpResponse:
+    slug = request.workspace.slug  # type: ignore[attr-defined]
     response = _render(
         request,
         "publishing/import_preview.html",
         {
             "preview": preview,
-            "rows": preview.rows[:PREVIEW_ROWS],
-            "more_rows": max(0, len(preview.rows) - PREVIEW_ROWS),
+            **csvimport.preview_rows(preview.rows),
+            "import_url": reverse("publishing:import", kwargs={"slug": slug}),
+            "confirm_url": reverse("publishing:import_confirm", kwargs={"slug": slug}),
             "token": token,
             "filename": filename,
             "queue": queue,
@@ -102,9 +99,7 @@ def import_posts(request: HttpRequest) -> HttpResponse:
     except ActionError as exc:
         form.add_error("file", exc.message)
         return _upload_page(request, form, status=400)
-    token = (
-        imports.store_upload(workspace, _user_id(request), data, filename=filename, queue=queue) if preview.ok else ""
-    )
+    token = csvimport.preview_token(request, preview.ok, data, filename=filename, queue=queue)
     return _preview_page(request, preview, token=token, filename=filename, queue=queue)
 
 
@@ -114,7 +109,7 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
     """Import the file shown in the preview: all rows or none."""
     workspace = request.workspace  # type: ignore[attr-defined]
     token = request.POST.get("token", "")
-    stored = imports.load_upload(workspace, _user_id(request), token)
+    stored = csvimport.load_upload(workspace, csvimport.user_id(request), token)
     if stored is None:
         messages.error(request, _("This preview has expired or does not belong to you. Upload the file again."))
         return redirect("publishing:import", slug=workspace.slug)
@@ -132,9 +127,9 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
             return redirect("publishing:import", slug=workspace.slug)
         messages.error(request, exc.message)
-        imports.discard_upload(workspace, _user_id(request), token)
+        csvimport.discard_upload(workspace, csvimport.user_id(request), token)
         return _preview_page(request, preview, token="", filename=filename, queue=queue, status=409)
-    imports.discard_upload(workspace, _user_id(request), token)
+    csvimport.discard_upload(workspace, csvimport.user_id(request), token)
     messages.success(
         request,
         ngettext("%(count)d post was imported.", "%(count)d posts were imported.", len(posts)) % {"count": len(posts)},
