@@ -7,6 +7,7 @@ client reviewer. charlie is an outsider with a workspace of his own: he must nev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -104,6 +105,31 @@ def log_in_browser(page, live_server, user) -> None:  # type: ignore[no-untyped-
             }
         ]
     )
+
+
+def _one_request_at_a_time_on_sqlite() -> None:
+    """On SQLite the test database lives in memory and the live server shares the test's one
+    connection with its request threads: two requests at once (an htmx check while the form is
+    sent) then interleave statements on it and fail at random ("cannot release savepoint - SQL
+    statements in progress"). A server without threads serves one request at a time; Django's
+    plain WSGIServer closes each connection after its answer, so a browser's keep-alive never
+    holds it up. PostgreSQL gives each thread its own connection and keeps the threaded server."""
+    from django.conf import settings as django_settings
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        # The live server thread has put the shared connection in place for itself (its run()).
+        def __init__(self, *args: Any, connections_override: Any = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        LiveServerThread.server_class = SerialWSGIServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serial_live_server_on_sqlite() -> None:
+    _one_request_at_a_time_on_sqlite()
 
 
 @pytest.fixture
