@@ -46,6 +46,8 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+from stammtisch.core.benchdata import ANSWER_DE, ANSWER_EN
+
 DEFAULT_PEOPLE = 1_000_000
 DEFAULT_INTERACTIONS = 20_000_000
 DEFAULT_RENDERS = 50
@@ -65,22 +67,6 @@ CHANNELS = [("instagram", 35), ("facebook", 25), ("mastodon", 10), ("bluesky", 1
 SECOND_IDENTITY = 0.12  # share of people seen on two networks
 TAGS = ["Stammgast", "Messe 2025", "vegan", "Presse", "Kooperation"]
 TAGGED = 0.03
-ANSWER_DE = (
-    "Danke dir, das freut uns sehr! 😊",
-    "Vielen Dank für dein Feedback!",
-    "Gute Frage: wir haben täglich von 8 bis 19 Uhr geöffnet.",
-    "Das tut uns leid, schreib uns gern eine Nachricht, wir kümmern uns.",
-    "Ja, das gibt es auch vegan!",
-    "Komm gern vorbei, wir freuen uns auf dich!",
-)
-ANSWER_EN = (
-    "Thank you, that means a lot! 😊",
-    "Thanks for the feedback!",
-    "Good question: we are open daily from 8 am to 7 pm.",
-    "Sorry to hear that, please send us a message and we will sort it out.",
-    "Yes, there is a vegan one too!",
-    "Come by any time, see you soon!",
-)
 # Saved segments the list is also opened with (`?segment=ID`), created in the kept workspace.
 SEGMENTS = [
     ("Regulars seen this month", {"stage": "loyal", "seen": "30"}),

@@ -26,6 +26,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+# Our answers to comments (the benchmarks' inbox messages from the café).
+ANSWER_DE = (
+    "Danke dir, das freut uns sehr! 😊",
+    "Vielen Dank für dein Feedback!",
+    "Gute Frage: wir haben täglich von 8 bis 19 Uhr geöffnet.",
+    "Das tut uns leid, schreib uns gern eine Nachricht, wir kümmern uns.",
+    "Ja, das gibt es auch vegan!",
+    "Komm gern vorbei, wir freuen uns auf dich!",
+)
+ANSWER_EN = (
+    "Thank you, that means a lot! 😊",
+    "Thanks for the feedback!",
+    "Good question: we are open daily from 8 am to 7 pm.",
+    "Sorry to hear that, please send us a message and we will sort it out.",
+    "Yes, there is a vegan one too!",
+    "Come by any time, see you soon!",
+)
 
 
 @dataclass(frozen=True)
