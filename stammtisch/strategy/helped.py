@@ -145,7 +145,7 @@ def measure_for(kpi_key: str) -> Measure:
 
 @dataclass
 class PostRow:
-    post: Any  # publishing.Post
+    post: Any  # publishing.Post (loaded for the posts listed only)
     published_at: dt.datetime
     channels: list[str]
     figures: dict[str, float | Decimal] = field(default_factory=dict)
@@ -182,7 +182,9 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
     measure = measure_for(goal.kpi)
     start, end = _period(goal)
     tagged = Post.objects.filter(workspace=goal.workspace_id, goal=goal)
-    published = list(
+    # Ranked from ids and figures; only the posts listed are loaded as objects with their
+    # channels' names (a goal's period can hold thousands of posts: bench dashboard).
+    published = (
         tagged.filter(
             deliveries__state=Delivery.State.PUBLISHED,
             deliveries__published_at__gte=start,
@@ -190,15 +192,11 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
         )
         .annotate(first_published=Min("deliveries__published_at"))
         .order_by("-first_published", "-pk")
+        .values_list("pk", "first_published")
     )
-    rows = {post.pk: PostRow(post, post.first_published, []) for post in published}
-    deliveries: dict[int, int] = {}  # delivery id -> post id
+    rows = {pk: PostRow(None, first_published, []) for pk, first_published in published}
     published_deliveries = Delivery.objects.filter(post_id__in=list(rows), state=Delivery.State.PUBLISHED)
-    for delivery in published_deliveries.select_related("channel").order_by("channel__display_name", "pk"):
-        deliveries[delivery.pk] = delivery.post_id
-        channel = delivery.channel
-        network = channel.stands_in_for_label or channel.get_network_display()
-        rows[delivery.post_id].channels.append(f"{channel.display_name} ({network})")
+    deliveries: dict[int, int] = dict(published_deliveries.values_list("pk", "post_id"))  # delivery id -> post id
     needed = {measure.rank, *measure.columns}
     for name, values in _figures(goal, needed, list(rows), deliveries, start, end).items():
         for post_id, value in values.items():
@@ -209,12 +207,22 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
     def score(row: PostRow) -> tuple[float, ...]:
         return tuple(float(row.figures.get(column) or 0) for column in (measure.rank, *measure.columns))
 
-    ranked = sorted(rows.values(), key=score, reverse=True)  # stable: newer first among equals
-    helped = [row for row in ranked if float(row.figures.get(measure.rank) or 0) > 0]
+    ranked = sorted(rows.items(), key=lambda item: score(item[1]), reverse=True)  # stable: newer first among equals
+    helped = [(pk, row) for pk, row in ranked if float(row.figures.get(measure.rank) or 0) > 0]
+    listed = dict(helped[:LIMIT])
+    posts = Post.objects.in_bulk(list(listed))
+    for pk, row in listed.items():
+        row.post = posts[pk]
+    shown = published_deliveries.filter(post_id__in=list(listed)).select_related("channel")
+    shown = shown.only("post_id", "channel__display_name", "channel__network", "channel__stands_in_for")
+    for delivery in shown.order_by("channel__display_name", "pk"):
+        channel = delivery.channel
+        network = channel.stands_in_for_label or channel.get_network_display()
+        listed[delivery.post_id].channels.append(f"{channel.display_name} ({network})")
     return Helped(
         measure=measure,
         columns=[(column, FIGURES[column]) for column in measure.columns],
-        rows=helped[:LIMIT],
+        rows=list(listed.values()),
         more=max(0, len(helped) - LIMIT),
         without=len(rows) - len(helped),
         tagged=tagged.count(),
