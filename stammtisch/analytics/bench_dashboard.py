@@ -65,7 +65,7 @@ WARM_UP = 3
 REFRESH_RUNS = 3
 SEED = 7
 # Bump when the generated data changes shape: kept databases of an older version are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 META_TABLE = "bench_dashboard_meta"
 DAY_PREFIX = "bench_day_"  # the added day's rows wait in tables of the same shape
 WORKSPACE_SLUG = "bench-dashboard"

@@ -262,6 +262,22 @@ class PostRollup(models.Model):
     conversions = models.PositiveBigIntegerField(default=0)  # attributed, visits left out
     visits = models.PositiveBigIntegerField(default=0)  # attributed website visits
     rate = models.FloatField(null=True, blank=True)  # engagements / impressions in %; None: not measured
+    # What "posts that helped" ranks a goal's posts by (strategy/helped.py): the post's goal (kept in
+    # step by `publishing.actions.do_set_post_goal`), the snapshot's likes + comments + shares also
+    # where no impressions are reported, the conversions' value, and from the inbox and audience:
+    # incoming comments and replies (spam and deleted ones left out) with their sentiment, question
+    # and complaint conversations and how many got an answer, the people who wrote there who had
+    # been seen on an earlier day, and those whose first contact it was.
+    goal = models.ForeignKey("strategy.Goal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    interactions = models.PositiveBigIntegerField(null=True, blank=True)  # None: never measured
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)  # None: none reported
+    messages = models.PositiveIntegerField(default=0)
+    positive = models.PositiveIntegerField(default=0)
+    negative = models.PositiveIntegerField(default=0)
+    feedback = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    returning = models.PositiveIntegerField(default=0)
+    new_people = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-published_at", "-pk"]
@@ -275,6 +291,8 @@ class PostRollup(models.Model):
             models.Index(
                 fields=["workspace", "channel", "published_at", *FIGURE_COLUMNS], name="post_rollup_channel_idx"
             ),
+            # A goal's posts of its period (strategy/helped.py).
+            models.Index(fields=["goal", "published_at"], name="post_rollup_goal_idx"),
         ]
 
     def __str__(self) -> str:

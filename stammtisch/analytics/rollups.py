@@ -33,6 +33,7 @@ BACKFILL_DAYS = 400  # the first run of a workspace: a year and a bit (a year-ov
 REFRESH_EVERY = dt.timedelta(minutes=15)  # a workspace's rollups are recomputed this often
 LEASE = dt.timedelta(minutes=10)  # a worker that died while computing is replaced after this
 CLAIM_BATCH = 20  # workspaces per pass of the job
+POSTS_SETTLE_DAYS = 30  # post figures are read up to 28 days after publishing (docs/analytics.md)
 
 # Intents whose conversations count as feedback that deserves an answer.
 FEEDBACK_INTENTS = ("question", "complaint")
@@ -149,7 +150,18 @@ def inbox_figures(span: Span) -> list[Row]:
 
     # Feedback: conversations received that day whose intent asks for an answer.
     first_in = (
-        Conversation.objects.filter(workspace=span.workspace, intent__in=FEEDBACK_INTENTS)
+        # A conversation whose first incoming message is in the span has an incoming message in it:
+        # only those are looked at, not every conversation of the workspace.
+        Conversation.objects.filter(
+            workspace=span.workspace,
+            intent__in=FEEDBACK_INTENTS,
+            pk__in=Message.objects.filter(
+                workspace=span.workspace,
+                direction=Message.Direction.IN,
+                occurred_at__gte=span.start,
+                occurred_at__lt=span.end,
+            ).values("conversation_id"),
+        )
         .annotate(received=Min("messages__occurred_at", filter=Q(messages__direction=Message.Direction.IN)))
         .filter(received__gte=span.start, received__lt=span.end)
         .values_list("channel_id", "received", "first_response_at")
@@ -193,7 +205,7 @@ def inbox_figures(span: Span) -> list[Row]:
 def people_figures(span: Span) -> list[Row]:
     """New people; returning engagers (people who engaged that day and were first seen on an
     earlier day); advocates at the end of each day."""
-    from stammtisch.audience.models import Engagement, Person, Stage, StageTransition
+    from stammtisch.audience.models import Engagement, Person
 
     rows: list[Row] = []
     new = (
@@ -222,22 +234,47 @@ def people_figures(span: Span) -> list[Row]:
             returning[when].add(person_id)
     rows += [(when, "people.returning", "", float(len(ids))) for when, ids in returning.items()]
 
-    # Advocates at the end of each day: replay the stage changes up to the span's end.
-    stage: dict[int, str] = {}
-    transitions = (
-        StageTransition.objects.filter(workspace=span.workspace, at__lt=span.end)
+    for when, count in advocates(span).items():
+        rows.append((when, "people.advocates", "", float(count)))
+    return _fill_days(span, rows, ["people.new", "people.returning"])
+
+
+def advocates(span: Span) -> dict[dt.date, int]:
+    """The workspace's advocates at the end of each day of the span, counted back from now: the
+    people whose stage is advocate now (an index count), corrected for those whose stage changed
+    since the span's start, whose stage at each day's end is read from their stage transitions
+    (the stage before the first of them is its `from_stage`). Only the transitions since the
+    span's start are read, not every one since the beginning (a million in `bench dashboard`).
+    Erased people have no transitions and are not advocates; a person merged into another is
+    gone with their transitions."""
+    from stammtisch.audience.models import Person, Stage, StageTransition
+
+    now_count = Person.objects.filter(workspace=span.workspace, stage=Stage.ADVOCATE).count()
+    transitions = list(
+        StageTransition.objects.filter(workspace=span.workspace, at__gte=span.start)
         .order_by("at", "pk")
-        .values_list("person_id", "to_stage", "at")
-        .iterator()
+        .values_list("person_id", "from_stage", "to_stage", "at")
     )
-    pending = next(transitions, None)
+    stage: dict[int, str] = {}  # the touched people's stage as the walk goes on
+    final: dict[int, str] = {}
+    for person_id, from_stage, to_stage, _at in transitions:
+        stage.setdefault(person_id, from_stage)
+        final[person_id] = to_stage
+    # Everyone else's stage has not changed since the span began: now_count counts them as they are.
+    untouched = now_count - sum(1 for value in final.values() if value == Stage.ADVOCATE)
+    touched = sum(1 for value in stage.values() if value == Stage.ADVOCATE)
+    counts: dict[dt.date, int] = {}
+    pending = iter(transitions)
+    item = next(pending, None)
     for when in span.days():
         day_end = dt.datetime.combine(when + dt.timedelta(days=1), dt.time(), tzinfo=span.tz)
-        while pending is not None and pending[2] < day_end:
-            stage[pending[0]] = pending[1]
-            pending = next(transitions, None)
-        rows.append((when, "people.advocates", "", float(sum(1 for s in stage.values() if s == Stage.ADVOCATE))))
-    return _fill_days(span, rows, ["people.new", "people.returning"])
+        while item is not None and item[3] < day_end:
+            person_id, _from_stage, to_stage, _at = item
+            touched += (to_stage == Stage.ADVOCATE) - (stage[person_id] == Stage.ADVOCATE)
+            stage[person_id] = to_stage
+            item = next(pending, None)
+        counts[when] = untouched + touched
+    return counts
 
 
 def follower_figures(span: Span) -> list[Row]:
@@ -385,10 +422,14 @@ def _post_rollups(span: Span) -> int:
     return post_rollups.refresh(span)
 
 
-def _clicked_post_rollups(span: Span) -> int:
+def _touched_post_rollups(span: Span) -> int:
+    """Per-post rows of deliveries published before the days the posts group recomputes (its
+    `settle_days` up to the span's last day; the two run in the same refresh) that got clicks,
+    conversions, messages or answers in the span."""
     from stammtisch.analytics import post_rollups
 
-    return post_rollups.refresh_clicked(span)
+    posts_from = span.last - dt.timedelta(days=POSTS_SETTLE_DAYS)
+    return post_rollups.refresh_touched(span, dt.datetime.combine(posts_from, dt.time(), tzinfo=span.tz))
 
 
 @dataclass(frozen=True)
@@ -430,7 +471,7 @@ GROUPS = (
         ("links.clicks", "links.conversions", "links.visits"),
         settle_days=3,
         compute=link_figures,
-        then=_clicked_post_rollups,  # posts published earlier whose links were clicked (post_rollups.py)
+        then=_touched_post_rollups,  # posts published earlier that got clicks or comments (post_rollups.py)
     ),
     Group(
         "seo",
@@ -461,7 +502,7 @@ GROUPS = (
             "besttime.impressions",
         ),
         # Post figures are read up to 28 days after publishing (docs/analytics.md).
-        settle_days=30,
+        settle_days=POSTS_SETTLE_DAYS,
         compute=post_figures,
         then=_post_rollups,  # one row per published delivery (analytics/post_rollups.py)
     ),

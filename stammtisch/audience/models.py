@@ -105,6 +105,7 @@ class Person(models.Model):
             models.Index(fields=["workspace", "stage", "-score"], name="audience_person_stage"),
             models.Index(fields=["workspace", "-score"], name="audience_person_score"),
             models.Index(fields=["workspace", "-last_seen"], name="audience_person_seen"),
+            models.Index(fields=["workspace", "first_seen"], name="audience_person_first_seen"),  # new people
             models.Index(
                 fields=["workspace", "email_hash"], name="audience_person_email", condition=~models.Q(email_hash="")
             ),
@@ -189,7 +190,11 @@ class Engagement(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "source_id"], name="audience_one_engagement_per_row")]
-        indexes = [models.Index(fields=["person", "-occurred_at"], name="audience_engagement_person")]
+        indexes = [
+            models.Index(fields=["person", "-occurred_at"], name="audience_engagement_person"),
+            # A range of days of the workspace's engagements (analytics/rollups.py returning people).
+            models.Index(fields=["workspace", "occurred_at"], name="audience_engagement_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} of person {self.person_id}"

@@ -139,7 +139,11 @@ class Message(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "remote_id"], name="one_message_per_remote_id")]
-        indexes = [models.Index(fields=["conversation", "occurred_at"], name="inbox_msg_thread")]
+        indexes = [
+            models.Index(fields=["conversation", "occurred_at"], name="inbox_msg_thread"),
+            # A range of days of the workspace's messages (analytics/rollups.py).
+            models.Index(fields=["workspace", "occurred_at"], name="inbox_msg_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]

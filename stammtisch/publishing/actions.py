@@ -492,6 +492,9 @@ def do_set_post_goal(actor: Actor, post: Post, goal: Goal | None) -> bool:
     if before == after:
         return False
     Post.objects.filter(pk=post.pk).update(goal_id=after, updated_at=timezone.now())
+    from stammtisch.analytics import post_rollups  # the goal page's per-post figures follow at once
+
+    post_rollups.set_goal(post.pk, after)
     audit(
         actor,
         "post.goal",

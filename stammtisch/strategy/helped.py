@@ -2,11 +2,13 @@
 (`Post.goal`) and were published in the goal's period, ranked by a per-post figure that measures
 what the goal's KPI measures, with the figures shown.
 
-A KPI is computed from daily rollups per workspace; a post's share of it is not in any rollup, so
-these figures are read from the rows that name the post: clicks and conversions (links), incoming
-messages and conversations under the post's deliveries (inbox), the people who wrote them
-(audience engagements), and the latest metric snapshot of each delivery (analytics). Only the
-posts of this one goal are read. Events count from the goal's start to its deadline.
+A KPI is computed from daily rollups per workspace; a post's share of it comes from the per-post
+rollups (`analytics.PostRollup`, one row per published delivery, computed by the rollup job:
+analytics/post_rollups.py), which hold each delivery's clicks, conversions, value, comments and
+their sentiment, answered feedback, returning and new people, and likes, comments and shares, as
+totals up to the last refresh, and the post's goal. The page sums them per post in one grouped
+query over the goal's rows of its period and loads only the ten posts it lists: no clicks,
+messages or snapshots are read on page load.
 
 What each KPI is ranked by (`MEASURES`); where a KPI cannot be traced to single posts (new
 followers: a follow names no post), the page says what it ranks by instead.
@@ -15,19 +17,21 @@ followers: a follow names no post), the page says what it ranks by instead.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from stammtisch.strategy.models import Goal
 
 LIMIT = 10  # posts listed as having helped; the rest are counted
+# Deliveries published this long before the rollup job's last run may still lack their row (the
+# publisher committed them after the job read the deliveries).
+UNROLLED_SLACK = dt.timedelta(hours=1)
 
 # The figures a post can show, with their column headings.
 FIGURES: dict[str, Any] = {
@@ -174,46 +178,82 @@ def _period(goal: Goal) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+# Each figure as the sum of a `PostRollup` column over the post's deliveries ("net" is positive
+# minus negative).
+COLUMN_OF = {
+    "clicks": "link_clicks",
+    "visits": "visits",
+    "conversions": "conversions",
+    "value": "value",
+    "messages": "messages",
+    "positive": "positive",
+    "negative": "negative",
+    "feedback": "feedback",
+    "answered": "answered",
+    "returning": "returning",
+    "new_people": "new_people",
+    "engagement": "interactions",
+}
+
+
 def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
-    """The posts with `goal` published in its period, ranked by the goal's KPI's per-post figure."""
+    """The posts with `goal` published in its period, ranked by the goal's KPI's per-post figure:
+    ranked and counted in the database (grouped per post over the goal's per-post rollups), only
+    the ten listed posts are loaded."""
+    from stammtisch.analytics.models import PostRollup, RollupState
     from stammtisch.publishing.models import Delivery, Post
 
     now = now or timezone.now()
     measure = measure_for(goal.kpi)
     start, end = _period(goal)
-    tagged = Post.objects.filter(workspace=goal.workspace_id, goal=goal)
-    # Ranked from ids and figures; only the posts listed are loaded as objects with their
-    # channels' names (a goal's period can hold thousands of posts: bench dashboard).
-    published = (
-        tagged.filter(
-            deliveries__state=Delivery.State.PUBLISHED,
-            deliveries__published_at__gte=start,
-            deliveries__published_at__lt=end,
-        )
-        .annotate(first_published=Min("deliveries__published_at"))
-        .order_by("-first_published", "-pk")
-        .values_list("pk", "first_published")
+    shown_figures = (measure.rank, *measure.columns)
+    sums: dict[str, Any] = {}
+    for name in shown_figures:
+        if name == "net":
+            sums[name] = Coalesce(Sum("positive"), 0) - Coalesce(Sum("negative"), 0)
+        elif name == "value":  # a value no conversion reported is unknown, not 0
+            sums[name] = Sum(COLUMN_OF[name])
+        else:
+            sums[name] = Coalesce(Sum(COLUMN_OF[name]), 0)
+    in_period = PostRollup.objects.filter(
+        workspace_id=goal.workspace_id, goal=goal, published_at__gte=start, published_at__lt=end
     )
-    rows = {pk: PostRow(None, first_published, []) for pk, first_published in published}
-    published_deliveries = Delivery.objects.filter(post_id__in=list(rows), state=Delivery.State.PUBLISHED)
-    deliveries: dict[int, int] = dict(published_deliveries.values_list("pk", "post_id"))  # delivery id -> post id
-    needed = {measure.rank, *measure.columns}
-    for name, values in _figures(goal, needed, list(rows), deliveries, start, end).items():
-        for post_id, value in values.items():
-            rows[post_id].figures[name] = value
-    for row in rows.values():  # a value no conversion reported is unknown, not 0
-        row.cells = [(column, row.figures.get(column, None if column == "value" else 0)) for column in measure.columns]
+    grouped = in_period.values("post_id").annotate(first_published=Min("published_at"), **sums).order_by()
+    helped_filter = Q(**{f"{measure.rank}__gt": 0})
+    counts = grouped.aggregate(measured=Count("post_id"), helped=Count("post_id", filter=helped_filter))
+    order = [F(name).desc(nulls_last=True) for name in shown_figures]  # newer first among equals
+    best = list(grouped.filter(helped_filter).order_by(*order, "-first_published", "-post_id")[:LIMIT])
 
-    def score(row: PostRow) -> tuple[float, ...]:
-        return tuple(float(row.figures.get(column) or 0) for column in (measure.rank, *measure.columns))
+    # A post published since the rollup job's last run has no figures yet, but it was published
+    # (and "shows none of this yet"): only the deliveries published since then are looked at.
+    refreshed_at = (
+        RollupState.objects.filter(workspace_id=goal.workspace_id).values_list("refreshed_at", flat=True).first()
+    )
+    since = max(start, refreshed_at - UNROLLED_SLACK) if refreshed_at is not None else start
+    unrolled = (
+        Delivery.objects.filter(
+            post__workspace=goal.workspace_id,
+            post__goal=goal,
+            state=Delivery.State.PUBLISHED,
+            published_at__gte=since,
+            published_at__lt=end,
+            rollup__isnull=True,
+        )
+        .exclude(post_id__in=in_period.values("post_id"))
+        .values("post_id")
+        .distinct()
+        .count()
+    )
+    published = counts["measured"] + unrolled
 
-    ranked = sorted(rows.items(), key=lambda item: score(item[1]), reverse=True)  # stable: newer first among equals
-    helped = [(pk, row) for pk, row in ranked if float(row.figures.get(measure.rank) or 0) > 0]
-    listed = dict(helped[:LIMIT])
-    posts = Post.objects.in_bulk(list(listed))
-    for pk, row in listed.items():
-        row.post = posts[pk]
-    shown = published_deliveries.filter(post_id__in=list(listed)).select_related("channel")
+    posts = Post.objects.in_bulk([item["post_id"] for item in best])
+    listed: dict[int, PostRow] = {}
+    for item in best:
+        row = PostRow(posts[item["post_id"]], item["first_published"], [])
+        row.figures = {name: item[name] for name in shown_figures if item[name] is not None}
+        row.cells = [(column, item[column]) for column in measure.columns]
+        listed[item["post_id"]] = row
+    shown = Delivery.objects.filter(post_id__in=list(listed), state=Delivery.State.PUBLISHED).select_related("channel")
     shown = shown.only("post_id", "channel__display_name", "channel__network", "channel__stands_in_for")
     for delivery in shown.order_by("channel__display_name", "pk"):
         channel = delivery.channel
@@ -223,158 +263,10 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
         measure=measure,
         columns=[(column, FIGURES[column]) for column in measure.columns],
         rows=list(listed.values()),
-        more=max(0, len(helped) - LIMIT),
-        without=len(rows) - len(helped),
-        tagged=tagged.count(),
-        published=len(rows),
+        more=max(0, counts["helped"] - LIMIT),
+        without=published - counts["helped"],
+        tagged=Post.objects.filter(workspace=goal.workspace_id, goal=goal).count(),
+        published=published,
         start=goal.start,
         end=max(goal.start, min(goal.deadline, timezone.localtime(now, goal.workspace.tz).date())),
     )
-
-
-def _figures(
-    goal: Goal, needed: set[str], post_ids: list[int], deliveries: dict[int, int], start: dt.datetime, end: dt.datetime
-) -> dict[str, dict[int, Any]]:
-    """The figures named in `needed` for the posts, each by post id (posts without any left out)."""
-    out: dict[str, dict[int, Any]] = defaultdict(dict)
-    if not post_ids:
-        return out
-    workspace_id = goal.workspace_id
-    if needed & {"clicks"}:
-        from stammtisch.links.models import Click
-
-        clicks = Click.objects.filter(
-            workspace_id=workspace_id, post_id__in=post_ids, is_bot=False, occurred_at__gte=start, occurred_at__lt=end
-        )
-        for row in clicks.values("post_id").annotate(n=Count("pk")):
-            out["clicks"][row["post_id"]] = row["n"]
-    if needed & {"visits", "conversions", "value"}:
-        from stammtisch.links.models import Conversion
-
-        other = ~Q(kind=Conversion.Kind.VISIT)
-        conversions = Conversion.objects.filter(
-            workspace_id=workspace_id, post_id__in=post_ids, occurred_at__gte=start, occurred_at__lt=end
-        )
-        for row in conversions.values("post_id").annotate(
-            visits=Count("pk", filter=Q(kind=Conversion.Kind.VISIT)),
-            conversions=Count("pk", filter=other),
-            value=Sum("value", filter=other),
-        ):
-            out["visits"][row["post_id"]] = row["visits"]
-            out["conversions"][row["post_id"]] = row["conversions"]
-            if row["value"] is not None:
-                out["value"][row["post_id"]] = row["value"]
-    if needed & {"messages", "positive", "negative", "net"}:
-        _message_figures(workspace_id, deliveries, start, end, out)
-    if needed & {"feedback", "answered"}:
-        _feedback_figures(workspace_id, deliveries, start, end, out)
-    if needed & {"returning", "new_people"}:
-        _people_figures(goal, deliveries, start, end, out)
-    if needed & {"engagement"}:
-        _engagement_figures(workspace_id, deliveries, out)
-    return out
-
-
-def _incoming(workspace_id: int, deliveries: Iterable[int], start: dt.datetime, end: dt.datetime) -> Any:
-    """Incoming, not deleted, not spam messages under the deliveries (comments and replies), as
-    the inbox rollups count them."""
-    from stammtisch.inbox.models import Message
-
-    return Message.objects.filter(
-        workspace_id=workspace_id,
-        conversation__delivery_id__in=list(deliveries),
-        direction=Message.Direction.IN,
-        deleted_at__isnull=True,
-        occurred_at__gte=start,
-        occurred_at__lt=end,
-    ).exclude(intent="spam")
-
-
-def _message_figures(
-    workspace_id: int, deliveries: dict[int, int], start: dt.datetime, end: dt.datetime, out: dict[str, dict[int, Any]]
-) -> None:
-    counts = (
-        _incoming(workspace_id, deliveries, start, end)
-        .values("conversation__delivery_id")
-        .annotate(
-            n=Count("pk"),
-            positive=Count("pk", filter=Q(sentiment="positive")),
-            negative=Count("pk", filter=Q(sentiment="negative")),
-        )
-    )
-    for row in counts:
-        post_id = deliveries[row["conversation__delivery_id"]]
-        for name, value in (("messages", row["n"]), ("positive", row["positive"]), ("negative", row["negative"])):
-            out[name][post_id] = out[name].get(post_id, 0) + value
-    for post_id in set(out["positive"]) | set(out["negative"]):
-        out["net"][post_id] = out["positive"].get(post_id, 0) - out["negative"].get(post_id, 0)
-
-
-def _feedback_figures(
-    workspace_id: int, deliveries: dict[int, int], start: dt.datetime, end: dt.datetime, out: dict[str, dict[int, Any]]
-) -> None:
-    """Conversations under the post whose intent is a question or complaint, received in the
-    period (first incoming message), and how many of them have a first response."""
-    from stammtisch.analytics.rollups import FEEDBACK_INTENTS
-    from stammtisch.inbox.models import Conversation, Message
-
-    rows = (
-        Conversation.objects.filter(
-            workspace_id=workspace_id, delivery_id__in=list(deliveries), intent__in=FEEDBACK_INTENTS
-        )
-        .annotate(received=Min("messages__occurred_at", filter=Q(messages__direction=Message.Direction.IN)))
-        .filter(received__gte=start, received__lt=end)
-        .values_list("delivery_id", "first_response_at")
-    )
-    for delivery_id, answered in rows:
-        post_id = deliveries[delivery_id]
-        out["feedback"][post_id] = out["feedback"].get(post_id, 0) + 1
-        if answered is not None:
-            out["answered"][post_id] = out["answered"].get(post_id, 0) + 1
-
-
-def _people_figures(
-    goal: Goal, deliveries: dict[int, int], start: dt.datetime, end: dt.datetime, out: dict[str, dict[int, Any]]
-) -> None:
-    """The people who wrote under the post: returning (first seen on an earlier local day, as the
-    `people.returning` rollup counts them) and new (their first contact ever was here)."""
-    from stammtisch.audience.models import Engagement
-
-    messages = dict(_incoming(goal.workspace_id, deliveries, start, end).values_list("pk", "conversation__delivery_id"))
-    if not messages:
-        return
-    tz = goal.workspace.tz
-    returning: dict[int, set[int]] = defaultdict(set)
-    new: dict[int, set[int]] = defaultdict(set)
-    engagements = (
-        Engagement.objects.filter(
-            workspace_id=goal.workspace_id, source=Engagement.Source.MESSAGE, source_id__in=list(messages)
-        )
-        .exclude(kind__in=["answered", "unfollow"])
-        .values_list("source_id", "person_id", "occurred_at", "person__first_seen")
-    )
-    for message_id, person_id, occurred_at, first_seen in engagements:
-        post_id = deliveries[messages[message_id]]
-        if first_seen is None:
-            continue
-        if timezone.localtime(first_seen, tz).date() < timezone.localtime(occurred_at, tz).date():
-            returning[post_id].add(person_id)
-        elif first_seen == occurred_at:
-            new[post_id].add(person_id)
-    out["returning"].update({post_id: len(people) for post_id, people in returning.items()})
-    out["new_people"].update({post_id: len(people) for post_id, people in new.items()})
-
-
-def _engagement_figures(workspace_id: int, deliveries: dict[int, int], out: dict[str, dict[int, Any]]) -> None:
-    """Likes, comments and shares of each delivery's latest metric snapshot (totals since
-    publishing, as the network reports them), summed over the post's channels."""
-    from stammtisch.analytics.models import PostMetricSnapshot
-
-    latest: dict[int, PostMetricSnapshot] = {}
-    snapshots = PostMetricSnapshot.objects.filter(workspace_id=workspace_id, delivery_id__in=list(deliveries))
-    for snapshot in snapshots.order_by("delivery_id", "-observed_at", "-pk").iterator():
-        latest.setdefault(snapshot.delivery_id, snapshot)
-    for delivery_id, snapshot in latest.items():
-        post_id = deliveries[delivery_id]
-        total = sum(getattr(snapshot, name) or 0 for name in ("likes", "comments", "shares"))
-        out["engagement"][post_id] = out["engagement"].get(post_id, 0) + total

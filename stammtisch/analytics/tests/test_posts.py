@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from conftest import client_for
 from stammtisch.analytics import ranking, rollups
-from stammtisch.analytics.models import PostRollup
-from stammtisch.analytics.tests.builders import DAY, at, channel, clicks, conversion, published
+from stammtisch.analytics.models import PostMetricSnapshot, PostRollup, RollupState
+from stammtisch.analytics.tests.builders import DAY, at, channel, clicks, conversion, message, published
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +49,131 @@ def test_clicks_on_an_older_post_reach_its_rollup(cast) -> None:
     # The links group covers the last few days only; it refreshes the posts clicked in them.
     rollups.refresh(workspace, DAY - dt.timedelta(days=2), DAY, [g for g in rollups.GROUPS if g.name == "links"])
     assert PostRollup.objects.get(delivery=old).link_clicks == 4
+
+
+def test_a_post_rollup_holds_its_dialog_goal_value_and_interactions(cast) -> None:
+    from stammtisch.audience.models import Engagement, Person
+    from stammtisch.inbox.models import Conversation
+    from stammtisch.links.models import Conversion
+    from stammtisch.strategy.models import Goal
+
+    workspace = cast.workspace
+    mastodon = channel(workspace, "mastodon")
+    goal = Goal.objects.create(
+        workspace=workspace,
+        kind="loyalty",
+        name="Stammgäste",
+        kpi="loyalty.returning_engagers",
+        target=10.0,
+        start=DAY - dt.timedelta(days=10),
+        deadline=DAY + dt.timedelta(days=10),
+    )
+    delivery = published(workspace, mastodon, at(DAY, 9))
+    PostMetricSnapshot.objects.create(  # likes, comments and shares, but no impressions (as Mastodon)
+        workspace=workspace, delivery=delivery, observed_at=at(DAY, 18), likes=4, comments=3, shares=1
+    )
+    delivery.post.goal = goal
+    delivery.post.save(update_fields=["goal"])
+    thread = Conversation.objects.create(
+        workspace=workspace,
+        channel=mastodon,
+        kind="comments",
+        root_remote_id="toot",
+        delivery=delivery,
+        intent="question",
+        first_response_at=at(DAY, 11),
+    )
+    regular = Person.objects.create(workspace=workspace, first_seen=at(DAY - dt.timedelta(days=30), 9))
+    newcomer = Person.objects.create(workspace=workspace, first_seen=at(DAY, 10))
+    written = [
+        (regular, message(workspace, mastodon, at(DAY, 10), sentiment="positive", conversation=thread)),
+        (regular, message(workspace, mastodon, at(DAY, 10, 5), sentiment="negative", conversation=thread)),
+        (newcomer, message(workspace, mastodon, at(DAY, 10), sentiment="positive", conversation=thread)),
+    ]
+    message(workspace, mastodon, at(DAY, 10, 7), intent="spam", conversation=thread)  # left out
+    message(workspace, mastodon, at(DAY, 11), direction="out", conversation=thread)  # our answer: not counted
+    for person, row in written:
+        Engagement.objects.create(
+            workspace=workspace,
+            person=person,
+            channel=mastodon,
+            kind="comment",
+            weight=1.0,
+            occurred_at=row.occurred_at,
+            source="message",
+            source_id=row.pk,
+        )
+    for value in ("12.50", "7.50", None):
+        Conversion.objects.create(
+            workspace=workspace,
+            kind="purchase",
+            source="snippet",
+            post=delivery.post,
+            channel=mastodon,
+            occurred_at=at(DAY, 12),
+            value=value,
+        )
+
+    rollups.refresh(workspace, DAY, DAY)
+
+    row = PostRollup.objects.get(delivery=delivery)
+    assert row.goal_id == goal.pk
+    assert (row.engagements, row.interactions, row.rate) == (None, 8, None)  # no rate without impressions
+    assert (row.messages, row.positive, row.negative) == (3, 2, 1)
+    assert (row.feedback, row.answered, row.returning, row.new_people) == (1, 1, 1, 1)
+    assert (row.conversions, str(row.value)) == (3, "20.00")
+
+
+def test_comments_and_answers_on_an_older_post_reach_its_rollup(cast) -> None:
+    from stammtisch.inbox.models import Conversation
+
+    workspace = cast.workspace
+    koenigsbau = channel(workspace)
+    old = published(workspace, koenigsbau, at(DAY - dt.timedelta(days=60), 9), impressions=500, likes=5)
+    rollups.refresh_recent(workspace, at(DAY - dt.timedelta(days=50), 9), backfill=True)
+    assert PostRollup.objects.get(delivery=old).messages == 0
+
+    thread = Conversation.objects.create(
+        workspace=workspace, channel=koenigsbau, kind="comments", root_remote_id="late", delivery=old, intent="question"
+    )
+    message(workspace, koenigsbau, at(DAY, 10), sentiment="positive", conversation=thread)
+    rollups.refresh_recent(workspace, at(DAY, 12))  # the incremental run: a few days, 30 for posts
+    row = PostRollup.objects.get(delivery=old)
+    assert (row.messages, row.positive, row.feedback, row.answered) == (1, 1, 1, 0)
+
+    Conversation.objects.filter(pk=thread.pk).update(first_response_at=at(DAY + dt.timedelta(days=1), 9))
+    rollups.refresh_recent(workspace, at(DAY + dt.timedelta(days=1), 12))
+    assert PostRollup.objects.get(delivery=old).answered == 1
+
+
+def test_a_new_comment_on_a_recent_post_reaches_its_rollup_at_the_next_run(cast) -> None:
+    """The posts group carries a row's dialog figures over; the runs after the first count them
+    again for the deliveries that got a message or a first answer since the last run."""
+    from stammtisch.inbox.models import Conversation
+
+    workspace = cast.workspace
+    koenigsbau = channel(workspace)
+    recent = published(workspace, koenigsbau, at(DAY - dt.timedelta(days=5), 9), impressions=500, likes=5)
+    quiet = published(workspace, koenigsbau, at(DAY - dt.timedelta(days=4), 9), impressions=500, likes=5)
+    thread = Conversation.objects.create(
+        workspace=workspace, channel=koenigsbau, kind="comments", root_remote_id="r", delivery=recent, intent="question"
+    )
+    message(workspace, koenigsbau, at(DAY - dt.timedelta(days=5), 10), sentiment="positive", conversation=thread)
+    other = Conversation.objects.create(
+        workspace=workspace, channel=koenigsbau, kind="comments", root_remote_id="q", delivery=quiet
+    )
+    message(workspace, koenigsbau, at(DAY - dt.timedelta(days=4), 10), sentiment="negative", conversation=other)
+    rollups.run_due(at(DAY, 8))  # the first run: the backfill counts everything
+    assert RollupState.objects.get(workspace=workspace).backfilled
+    assert PostRollup.objects.get(delivery=recent).messages == 1
+
+    message(workspace, koenigsbau, at(DAY, 8, 20), sentiment="positive", conversation=thread)
+    Conversation.objects.filter(pk=thread.pk).update(first_response_at=at(DAY, 8, 25))
+    rollups.run_due(at(DAY, 8, 30))
+    assert RollupState.objects.get(workspace=workspace).refreshed_at == at(DAY, 8, 30)
+    row = PostRollup.objects.get(delivery=recent)
+    assert (row.messages, row.positive, row.feedback, row.answered) == (2, 2, 1, 1)
+    assert (PostRollup.objects.get(delivery=quiet).messages, PostRollup.objects.get(delivery=quiet).negative) == (1, 1)
 
 
 def make_posts(workspace, on, rates: list[int], impressions: int = 1000, days_ago: int = 10) -> list:  # type: ignore[no-untyped-def]

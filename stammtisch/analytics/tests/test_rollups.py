@@ -86,10 +86,11 @@ def test_it_measures_answered_feedback_and_the_median_response_time(cast) -> Non
 def test_it_counts_new_people_returning_engagers_and_advocates(cast) -> None:
     workspace = cast.workspace
     koenigsbau = channel(workspace)
+    # A person's stage is the last of their transitions (audience/consume.py writes both).
     regular = Person.objects.create(
-        workspace=workspace, display_name="Stammgast", first_seen=at(DAY, 8) - dt.timedelta(days=5)
+        workspace=workspace, display_name="Stammgast", first_seen=at(DAY, 8) - dt.timedelta(days=5), stage="advocate"
     )
-    newcomer = Person.objects.create(workspace=workspace, display_name="Neu", first_seen=at(DAY, 9))
+    newcomer = Person.objects.create(workspace=workspace, display_name="Neu", first_seen=at(DAY, 9), stage="at_risk")
     for n, (person, kind) in enumerate(
         [(regular, "comment"), (regular, "like"), (newcomer, "comment"), (regular, "answered")]
     ):
@@ -119,6 +120,55 @@ def test_it_counts_new_people_returning_engagers_and_advocates(cast) -> None:
     assert values(workspace, "people.new") == {yesterday: 0.0, DAY: 1.0}
     assert values(workspace, "people.returning") == {yesterday: 0.0, DAY: 1.0}  # the regular, once
     assert values(workspace, "people.advocates") == {yesterday: 1.0, DAY: 1.0}  # newcomer left, regular came
+
+
+def test_advocates_counted_back_from_now_match_a_replay_of_every_transition(cast) -> None:
+    """`rollups.advocates` reads only the transitions since the span's start; a replay of all of
+    them since the beginning must give the same counts, for a span ending today and for one in
+    the past, with an erased person (no transitions, stage lapsed) among them."""
+    import random
+
+    workspace = cast.workspace
+    chance = random.Random(11)
+    stages = ["new", "active", "loyal", "advocate", "at_risk", "lapsed"]
+    first_day = DAY - dt.timedelta(days=40)
+    history: list[tuple[int, str, dt.datetime]] = []
+    for n in range(40):
+        person = Person.objects.create(workspace=workspace, display_name=f"P{n}")
+        stage = ""
+        moment = at(first_day, 8) + dt.timedelta(hours=chance.randrange(0, 24 * 30))
+        for _ in range(chance.randrange(1, 6)):
+            new_stage = chance.choice([s for s in stages if s != stage])
+            StageTransition.objects.create(
+                workspace=workspace, person=person, from_stage=stage, to_stage=new_stage, at=moment
+            )
+            history.append((person.pk, new_stage, moment))
+            stage = new_stage
+            moment += dt.timedelta(hours=chance.randrange(1, 24 * 6))
+        Person.objects.filter(pk=person.pk).update(stage=stage)
+    erased = Person.objects.filter(workspace=workspace).first()
+    assert erased is not None
+    erased.transitions.all().delete()
+    Person.objects.filter(pk=erased.pk).update(stage="lapsed")
+    history = [item for item in history if item[0] != erased.pk]
+
+    def replay(last_day: dt.date) -> int:
+        end = at(last_day + dt.timedelta(days=1), 0)
+        stage_of: dict[int, str] = {}
+        for person_id, stage, moment in sorted(history, key=lambda item: item[2]):
+            if moment < end:
+                stage_of[person_id] = stage
+        return sum(1 for stage in stage_of.values() if stage == "advocate")
+
+    seen = []
+    for first, last in (
+        (DAY - dt.timedelta(days=3), DAY + dt.timedelta(days=30)),
+        (first_day + dt.timedelta(days=9), first_day + dt.timedelta(days=16)),
+    ):
+        counts = rollups.advocates(rollups.Span(workspace, first, last))
+        assert counts == {day: replay(day) for day in rollups.Span(workspace, first, last).days()}
+        seen.append(len(set(counts.values())))
+    assert seen[1] > 1  # the counts do change inside the past span
 
 
 def test_new_followers_are_the_change_between_readings(cast) -> None:

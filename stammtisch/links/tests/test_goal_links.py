@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from conftest import client_for
+from stammtisch.analytics import rollups
 from stammtisch.core.actions import ActionError, Actor
 from stammtisch.links import attribution, auto, conversions, tracking, utm
 from stammtisch.links.actions import conversion_secret, do_update_link_settings, settings_for
@@ -228,6 +229,7 @@ def test_clicks_and_conversions_of_a_sandbox_post_count_for_its_post_channel_and
     html = client_for(cast.anna).get(reverse("links:conversions", kwargs={"slug": slug}), HTTP_ACCEPT_LANGUAGE="en")
     page = html.content.decode()
     assert "Per goal" in page and "Mehr Besuche aus Social" in page and "23.50" in page
+    rollups.run_due(NOON + dt.timedelta(hours=1))  # the worker's rollup job (every 15 minutes)
     result = helped.for_goal(goal, now=NOON + dt.timedelta(hours=1))
     assert [row.post for row in result.rows] == [post]
     assert result.rows[0].cells == [("clicks", 2), ("visits", 1), ("conversions", 1)]

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import client_for
+from stammtisch.analytics import rollups
 from stammtisch.analytics.models import PostMetricSnapshot
 from stammtisch.analytics.tests.builders import DAY, at, channel, message
 from stammtisch.audience.models import Engagement, Person
@@ -58,7 +59,14 @@ def comments(workspace, on, delivery: Delivery, *sentiments: str, intent: str = 
     return conversation
 
 
+def ranked(goal: Goal) -> helped.Helped:
+    """The ranking after the rollup job's run (the page reads the per-post rollups it writes)."""
+    rollups.refresh_recent(goal.workspace, NOW, backfill=True)
+    return helped.for_goal(goal, now=NOW)
+
+
 def goal_page(cast, goal: Goal, user=None) -> str:  # type: ignore[no-untyped-def]
+    rollups.refresh_recent(cast.workspace, NOW, backfill=True)
     url = reverse("strategy:goal", kwargs={"slug": cast.workspace.slug, "goal_id": goal.pk})
     response = client_for(user or cast.anna).get(url, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
@@ -81,7 +89,7 @@ def test_an_image_goal_ranks_its_posts_by_positive_minus_negative_comments(cast)
     comments(cast.workspace, on, elsewhere, "positive", "positive", "positive", "positive")
     message(cast.workspace, on, at(DAY, 8), sentiment="positive", intent="spam", conversation=under_good)
 
-    result = helped.for_goal(goal, now=NOW)
+    result = ranked(goal)
 
     assert [row.post for row in result.rows] == [best.post, good.post]
     assert result.rows[0].cells == [("net", 2), ("positive", 3), ("negative", 1), ("messages", 5)]
@@ -103,7 +111,7 @@ def test_a_loyalty_goal_ranks_by_answered_questions_and_complaints(cast) -> None
     comments(cast.workspace, on, answered, "neutral", intent="question")
     Conversation.objects.filter(delivery=answered).update(first_response_at=NOW)
     comments(cast.workspace, on, ignored, "negative", intent="complaint")
-    result = helped.for_goal(goal, now=NOW)
+    result = ranked(goal)
     assert [(row.post, row.cells) for row in result.rows] == [(answered.post, [("answered", 1), ("feedback", 1)])]
     assert result.without == 1
 
@@ -127,10 +135,10 @@ def test_returning_and_new_people_are_the_people_who_wrote_under_the_post(cast) 
             source="message",
             source_id=row.pk,
         )
-    result = helped.for_goal(returning_goal, now=NOW)
+    result = ranked(returning_goal)
     assert result.rows[0].cells == [("returning", 1), ("messages", 3)]  # one person, however often
     Post.objects.filter(pk=delivery.post_id).update(goal=new_goal)
-    assert helped.for_goal(new_goal, now=NOW).rows[0].cells == [("new_people", 1), ("messages", 3)]
+    assert ranked(new_goal).rows[0].cells == [("new_people", 1), ("messages", 3)]
 
 
 def test_new_followers_cannot_be_traced_to_posts_and_the_page_says_what_it_ranks_by(cast) -> None:
@@ -146,7 +154,7 @@ def test_new_followers_cannot_be_traced_to_posts_and_the_page_says_what_it_ranks
             comments=2,
             shares=1,
         )
-    result = helped.for_goal(goal, now=NOW)
+    result = ranked(goal)
     assert result.rows[0].cells == [("engagement", 13), ("clicks", 0)]
     assert "A follow names no post" in goal_page(cast, goal)
 
@@ -171,7 +179,7 @@ def test_the_list_is_short_and_says_how_many_more_helped(cast) -> None:
     for n in range(helped.LIMIT + 2):
         delivery = post_with(cast.workspace, on, goal, at(DAY - dt.timedelta(days=1 + n % 10), 9), f"Beitrag {n}")
         comments(cast.workspace, on, delivery, *["positive"] * (n + 1))
-    result = helped.for_goal(goal, now=NOW)
+    result = ranked(goal)
     assert len(result.rows) == helped.LIMIT and result.more == 2
     assert result.rows[0].post.text == f"Beitrag {helped.LIMIT + 1}"
     assert "2 more posts that helped" in goal_page(cast, goal)
@@ -185,3 +193,31 @@ def test_every_kpi_and_reason_has_a_measure() -> None:
         measure = helped.measure_for(key)
         assert measure.rank in measure.columns and set(measure.columns) <= set(helped.FIGURES)
         assert key in helped.MEASURES or measure is helped.BY_KIND[kpi.kind]
+
+
+def test_a_goal_changed_on_the_post_page_moves_the_post_at_once(cast) -> None:
+    from stammtisch.core.actions import Actor
+    from stammtisch.publishing.actions import do_set_post_goal
+
+    praise = make_goal(cast.workspace, "image.positive_share", name="Lob")
+    other = make_goal(cast.workspace, "image.net_sentiment", name="Stimmung")
+    on = channel(cast.workspace)
+    delivery = post_with(cast.workspace, on, praise, at(DAY - dt.timedelta(days=3), 9), "Maultaschen")
+    comments(cast.workspace, on, delivery, "positive")
+    assert [row.post for row in ranked(praise).rows] == [delivery.post]
+
+    do_set_post_goal(Actor(user=cast.bob), delivery.post, other)  # no rollup run in between
+    assert helped.for_goal(praise, now=NOW).rows == []
+    assert [row.post.text for row in helped.for_goal(other, now=NOW).rows] == ["Maultaschen"]
+
+
+def test_a_post_published_since_the_last_rollup_run_counts_as_showing_nothing_yet(cast) -> None:
+    goal = make_goal(cast.workspace, "image.positive_share")
+    on = channel(cast.workspace)
+    measured = post_with(cast.workspace, on, goal, at(DAY - dt.timedelta(days=3), 9), "Gemessen")
+    comments(cast.workspace, on, measured, "positive")
+    ranked(goal)
+    post_with(cast.workspace, on, goal, at(DAY, 11), "Ganz neu")  # after the job's run
+    result = helped.for_goal(goal, now=NOW)
+    assert [row.post.text for row in result.rows] == ["Gemessen"]
+    assert (result.published, result.without, result.tagged) == (2, 1, 2)
