@@ -102,7 +102,11 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_delivery_per_channel")]
-        indexes = [models.Index(fields=["state", "due_at", "id"], name="delivery_claim_idx")]
+        indexes = [
+            models.Index(fields=["state", "due_at", "id"], name="delivery_claim_idx"),
+            # Published in a range of time (the rollup job, "posts that helped").
+            models.Index(fields=["state", "published_at"], name="delivery_published_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.post_id} on {self.channel_id}: {self.state}"

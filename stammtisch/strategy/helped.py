@@ -230,20 +230,17 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
         RollupState.objects.filter(workspace_id=goal.workspace_id).values_list("refreshed_at", flat=True).first()
     )
     since = max(start, refreshed_at - UNROLLED_SLACK) if refreshed_at is not None else start
-    unrolled = (
+    recent = set(
         Delivery.objects.filter(
-            post__workspace=goal.workspace_id,
-            post__goal=goal,
             state=Delivery.State.PUBLISHED,
             published_at__gte=since,
             published_at__lt=end,
+            post__workspace=goal.workspace_id,
+            post__goal=goal,
             rollup__isnull=True,
-        )
-        .exclude(post_id__in=in_period.values("post_id"))
-        .values("post_id")
-        .distinct()
-        .count()
+        ).values_list("post_id", flat=True)
     )
+    unrolled = len(recent - set(in_period.filter(post_id__in=recent).values_list("post_id", flat=True)))
     published = counts["measured"] + unrolled
 
     posts = Post.objects.in_bulk([item["post_id"] for item in best])
@@ -253,9 +250,13 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
         row.figures = {name: item[name] for name in shown_figures if item[name] is not None}
         row.cells = [(column, item[column]) for column in measure.columns]
         listed[item["post_id"]] = row
-    shown = Delivery.objects.filter(post_id__in=list(listed), state=Delivery.State.PUBLISHED).select_related("channel")
-    shown = shown.only("post_id", "channel__display_name", "channel__network", "channel__stands_in_for")
+    # The listed posts' deliveries (a few); the state is checked here, so that the database looks
+    # them up by post and does not scan every published delivery for the state.
+    shown = Delivery.objects.filter(post_id__in=list(listed)).select_related("channel")
+    shown = shown.only("post_id", "state", "channel__display_name", "channel__network", "channel__stands_in_for")
     for delivery in shown.order_by("channel__display_name", "pk"):
+        if delivery.state != Delivery.State.PUBLISHED:
+            continue
         channel = delivery.channel
         network = channel.stands_in_for_label or channel.get_network_display()
         listed[delivery.post_id].channels.append(f"{channel.display_name} ({network})")
