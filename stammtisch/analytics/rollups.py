@@ -216,23 +216,18 @@ def people_figures(span: Span) -> list[Row]:
     )
     rows += [(row["day"], "people.new", "", float(row["n"])) for row in new]
 
-    engaged = (
-        Engagement.objects.filter(
-            workspace=span.workspace,
-            occurred_at__gte=span.start,
-            occurred_at__lt=span.end,
-            person__first_seen__lt=span.end,
-        )
-        .exclude(kind__in=["answered", "unfollow", "referral", "ref_follow"])
-        .annotate(day=TruncDate("occurred_at", tzinfo=span.tz))
-        .values_list("day", "person_id", "person__first_seen")
-        .distinct()
-    )
-    returning: dict[dt.date, set[int]] = defaultdict(set)
-    for when, person_id, first_seen in engaged:
-        if first_seen is not None and span.local_day(first_seen) < when:
-            returning[when].add(person_id)
-    rows += [(when, "people.returning", "", float(len(ids))) for when, ids in returning.items()]
+    # Returning engagers: per day, the people who engaged that day and were first seen before it
+    # began, counted in the database (one query per day: no date conversion per row).
+    for when in span.days():
+        day_start = dt.datetime.combine(when, dt.time(), tzinfo=span.tz)
+        day_end = dt.datetime.combine(when + dt.timedelta(days=1), dt.time(), tzinfo=span.tz)
+        engaged = Engagement.objects.filter(
+            workspace=span.workspace, occurred_at__gte=day_start, occurred_at__lt=day_end
+        ).exclude(kind__in=["answered", "unfollow", "referral", "ref_follow"])
+        # People first, engagements as a subquery: a join with a condition on `first_seen` made
+        # SQLite walk the people's first_seen index and probe each person's engagements.
+        returning = Person.objects.filter(pk__in=engaged.values("person_id"), first_seen__lt=day_start).count()
+        rows.append((when, "people.returning", "", float(returning)))
 
     for when, count in advocates(span).items():
         rows.append((when, "people.advocates", "", float(count)))

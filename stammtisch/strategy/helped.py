@@ -168,6 +168,26 @@ class Helped:
     start: dt.date
     end: dt.date
 
+    def table(self, workspace: Any) -> Any:
+        """The listed posts as a dashboard table (analytics/tables.py), for the page's CSV and
+        XLSX export (`?export=helped&format=csv|xlsx`): the post's text, its first publishing day
+        in the workspace's zone, its channels and the figures shown."""
+        from django.urls import reverse
+
+        from stammtisch.analytics.tables import DATE, INT, NUMBER, TEXT, Column, Link, Table
+
+        columns = [Column(_("Post"), TEXT), Column(_("Published"), DATE), Column(_("Channels"), TEXT)]
+        columns += [
+            Column(heading, NUMBER, 2) if name == "value" else Column(heading, INT) for name, heading in self.columns
+        ]
+        rows = []
+        for row in self.rows:
+            url = reverse("publishing:post", kwargs={"slug": workspace.slug, "post_id": row.post.pk})
+            published = timezone.localtime(row.published_at, workspace.tz).date()
+            figures = [float(value) if isinstance(value, Decimal) else value for _name, value in row.cells]
+            rows.append([Link(row.post.text, url), published, ", ".join(row.channels), *figures])
+        return Table("helped", _("Posts that helped"), columns, rows)
+
 
 def _period(goal: Goal) -> tuple[dt.datetime, dt.datetime]:
     """From the start of the goal's first day to the end of its deadline (the workspace's days);

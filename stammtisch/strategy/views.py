@@ -72,7 +72,9 @@ def goal(request: WorkspaceRequest, goal_id: int) -> HttpResponse:
     today = actions.today_in(request.workspace)
     range_days = dashboard.parse_range(request.GET.get("days"))
     status = dashboard.goal_status(item, today, range_days=range_days, grain=periods.grain_for(range_days))
-    goal_tables = dashboard.goal_tables(status)  # CSV and XLSX: ?export=trend&format=csv|xlsx
+    ranked = helped.for_goal(item)  # strategy/_helped.html
+    # CSV and XLSX: ?export=trend|helped&format=csv|xlsx
+    goal_tables = [*dashboard.goal_tables(status), ranked.table(request.workspace)]
     if exported := tables.export_response(request, goal_tables, f"goal-{item.pk}-{today}"):
         return exported
     return render(
@@ -90,7 +92,7 @@ def goal(request: WorkspaceRequest, goal_id: int) -> HttpResponse:
             "forecast_days": dashboard.FORECAST_DAYS,
             "can_edit": _can_edit(request),
             "refreshed_at": dashboard.last_refresh(request.workspace),
-            "helped": helped.for_goal(item),  # strategy/_helped.html
+            "helped": ranked,
         },
     )
 

@@ -221,3 +221,28 @@ def test_a_post_published_since_the_last_rollup_run_counts_as_showing_nothing_ye
     result = helped.for_goal(goal, now=NOW)
     assert [row.post.text for row in result.rows] == ["Gemessen"]
     assert (result.published, result.without, result.tagged) == (2, 1, 2)
+
+
+def test_the_list_downloads_as_csv_and_xlsx_with_the_figures_of_the_page(cast) -> None:
+    import io
+
+    import openpyxl
+
+    goal = make_goal(cast.workspace, "image.net_sentiment")
+    on = channel(cast.workspace)
+    best = post_with(cast.workspace, on, goal, at(DAY - dt.timedelta(days=5), 9), "=Linsen mit Spätzle")
+    comments(cast.workspace, on, best, "positive", "positive", "negative")
+    rollups.refresh_recent(cast.workspace, NOW, backfill=True)
+    url = reverse("strategy:goal", kwargs={"slug": cast.workspace.slug, "goal_id": goal.pk})
+    page = client_for(cast.anna).get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "export=helped&amp;format=csv" in page
+
+    response = client_for(cast.anna).get(url, {"export": "helped", "format": "csv"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "Post,Published,Channels,Positive minus negative,Positive,Negative,Comments and replies"
+    assert lines[1] == f"'=Linsen mit Spätzle,{(DAY - dt.timedelta(days=5)).isoformat()},Koenigsbau (Sandbox),1,2,1,3"
+
+    response = client_for(cast.anna).get(url, {"export": "helped", "format": "xlsx"}, HTTP_ACCEPT_LANGUAGE="en")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert [cell.value for cell in sheet[2]][3:] == [1, 2, 1, 3]
