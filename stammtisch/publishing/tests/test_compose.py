@@ -183,3 +183,18 @@ def test_no_warning_for_a_mostly_valuable_mix(cast, frozen):
     )
 
     assert "were promotion" not in response.content.decode()
+
+
+def test_every_description_a_compose_field_points_to_is_on_the_page(cast, as_x) -> None:
+    """Screen readers read a field's help through `aria-describedby`: each id it names exists
+    (Django names a help text `<id>_helptext`)."""
+    import re
+
+    page = client_for(cast.bob).get(
+        reverse("publishing:compose", kwargs={"slug": cast.workspace.slug}), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    html = page.content.decode()
+    described = {name for value in re.findall(r'aria-describedby="([^"]+)"', html) for name in value.split()}
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    assert "id_pillar_helptext" in described  # the pillar field's help, from Django's widget
+    assert described <= ids, sorted(described - ids)
