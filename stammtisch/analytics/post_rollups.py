@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -104,7 +104,7 @@ DIALOG_SLACK = dt.timedelta(hours=1)
 DIALOG_FIGURES = ("messages", "positive", "negative", "feedback", "answered", "returning", "new_people")
 
 
-def _dialog_counts(workspace: Workspace, scopes: Iterable[QuerySet[Any]]) -> dict[int, dict[str, int]]:
+def _dialog_counts(workspace: Workspace, delivery_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """delivery -> the figures of `DIALOG_FIGURES`: incoming comments and replies under the
     delivery (spam and deleted ones left out, as the inbox rollups count them) with their
     sentiment; its question and complaint conversations and how many of them have a first
@@ -118,7 +118,8 @@ def _dialog_counts(workspace: Workspace, scopes: Iterable[QuerySet[Any]]) -> dic
 
     counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DIALOG_FIGURES, 0))
     tz = workspace.tz
-    for scope in scopes:
+    for chunk in _chunks(sorted(delivery_ids)):
+        scope = Delivery.objects.filter(pk__in=chunk)
         incoming = Message.objects.filter(
             workspace=workspace,
             conversation__delivery__in=scope,
@@ -174,10 +175,6 @@ def _dialog_counts(workspace: Workspace, scopes: Iterable[QuerySet[Any]]) -> dic
     return counts
 
 
-def _dialog_of(workspace: Workspace, delivery_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    return _dialog_counts(workspace, [Delivery.objects.filter(pk__in=chunk) for chunk in _chunks(sorted(delivery_ids))])
-
-
 def _rows(
     workspace: Workspace, deliveries: list[dict[str, Any]], carried: dict[int, dict[str, int]] | None = None
 ) -> list[PostRollup]:
@@ -187,7 +184,7 @@ def _rows(
     latest = _latest_snapshots(workspace, delivery_ids)
     links = _link_counts(workspace, sorted({d["post_id"] for d in deliveries}))
     carried = carried or {}
-    dialog = {**_dialog_of(workspace, set(delivery_ids) - set(carried)), **carried}
+    dialog = {**_dialog_counts(workspace, set(delivery_ids) - set(carried)), **carried}
     rows = []
     for delivery in deliveries:
         local = timezone.localtime(delivery["published_at"], workspace.tz)
@@ -226,14 +223,10 @@ def _rows(
     return rows
 
 
-def _published_deliveries(workspace: Workspace) -> QuerySet[Delivery]:
+def _published(workspace: Workspace) -> Any:
     return Delivery.objects.filter(
         post__workspace=workspace, state=Delivery.State.PUBLISHED, published_at__isnull=False
-    )
-
-
-def _published(workspace: Workspace) -> Any:
-    return _published_deliveries(workspace).values("pk", "post_id", "channel_id", "published_at", "post__goal_id")
+    ).values("pk", "post_id", "channel_id", "published_at", "post__goal_id")
 
 
 def refresh(span: Span) -> int:
@@ -327,7 +320,7 @@ def refresh_touched(span: Span, recomputed_from: dt.datetime | None = None) -> i
     if state.refreshed_at is not None:
         since = max(since, state.refreshed_at - DIALOG_SLACK)
     newer = _talked_to(workspace, since, span.end) - set(found)
-    dialog = _dialog_of(workspace, newer)
+    dialog = _dialog_counts(workspace, newer)
     updated = []
     for chunk in _chunks(sorted(newer)):
         for item in PostRollup.objects.filter(delivery_id__in=chunk, published_at__gte=before):

@@ -226,7 +226,7 @@ def for_goal(goal: Goal, now: dt.datetime | None = None) -> Helped:
     now = now or timezone.now()
     measure = measure_for(goal.kpi)
     start, end = _period(goal)
-    shown_figures = (measure.rank, *measure.columns)
+    shown_figures = tuple(dict.fromkeys((measure.rank, *measure.columns)))  # the ranked one first, once
     sums: dict[str, Any] = {}
     for name in shown_figures:
         if name == "net":
