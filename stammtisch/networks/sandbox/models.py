@@ -12,6 +12,7 @@ import hashlib
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -94,12 +95,19 @@ class SandboxPost(models.Model):
 
     `author_persona` is empty when the account itself wrote it (our posts and our replies)."""
 
-    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="posts")
+    # Indexes (Meta): every post is written once and read often, but the publisher writes one
+    # per delivery, so no index is kept twice and the ones our own posts leave empty (persona,
+    # parent, root) are partial: a top-level post of ours touches three b-trees besides the table.
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="posts", db_index=False)
     author_persona = models.ForeignKey(
-        SandboxPersona, null=True, blank=True, on_delete=models.CASCADE, related_name="posts"
+        SandboxPersona, null=True, blank=True, on_delete=models.CASCADE, related_name="posts", db_index=False
     )
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="thread")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", db_index=False
+    )
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="thread", db_index=False
+    )
     text = models.TextField()
     link = models.CharField(max_length=2000, blank=True)
     media_count = models.PositiveSmallIntegerField(default=0)
@@ -117,7 +125,11 @@ class SandboxPost(models.Model):
         ordering = ["-published_at", "-id"]
         indexes = [
             models.Index(fields=["account", "parent", "published_at"], name="sandbox_post_feed"),
-            models.Index(fields=["root", "published_at"], name="sandbox_post_thread"),
+            models.Index(fields=["root", "published_at"], name="sandbox_post_thread", condition=Q(root__isnull=False)),
+            models.Index(fields=["parent"], name="sandbox_post_parent", condition=Q(parent__isnull=False)),
+            models.Index(
+                fields=["author_persona"], name="sandbox_post_persona", condition=Q(author_persona__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
