@@ -128,6 +128,7 @@ try:
 except Exception as exc:  # dj-database-url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["ENGINE"] = "stammtisch.core.sqlite"  # Django's, with a writer lock (core/sqlite/base.py)
     _database["CONN_MAX_AGE"] = 0
     _database["OPTIONS"] = {
         # WAL lets the web server read while the worker writes; IMMEDIATE avoids upgrade deadlocks.

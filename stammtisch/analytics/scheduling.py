@@ -1,12 +1,15 @@
 """When figures are read (docs/analytics.md "When checks run").
 
-* A delivery that becomes published gets four checks: 1 hour, 24 hours, 7 days and 28 days after
-  publishing (`schedule_published`, from the publisher's `deliveries_published` signal).
+* A delivery that becomes published gets its checks 1 hour, 24 hours, 7 days and 28 days after
+  publishing, one after the other: the 1-hour check when it is published (`schedule_published`,
+  from the publisher's `deliveries_published` signal), each next one when the one before is
+  read or has failed (`schedule_next`, from analytics/sync.py). Publishing writes one row per
+  delivery instead of four: the publisher's burst benchmark counts every row.
 * Every channel gets a daily check of its own figures (followers); each finished daily check
   makes the next one (analytics/sync.py), `sweep` starts the chain for channels that have none.
 * A channel that is connected or reconnected gets a backfill check for each of its deliveries
   published in the last 28 days, and its paused checks resume (`schedule_backfill`).
-* `sweep` (hourly) also schedules the checks of deliveries published recently without any:
+* `sweep` (hourly) also schedules the first check of deliveries published recently without any:
   published before this existed, or while the signal was lost (the worker died in between).
 
 Networks without an API (XING: `connector.assisted`) get no checks: their figures are entered
@@ -37,6 +40,9 @@ CHECKPOINTS: tuple[tuple[str, dt.timedelta], ...] = (
     (Checkpoint.WEEK, dt.timedelta(days=7)),
     (Checkpoint.MONTH, dt.timedelta(days=28)),
 )
+NEXT_CHECKPOINT: dict[str, tuple[str, dt.timedelta]] = {
+    CHECKPOINTS[n][0]: CHECKPOINTS[n + 1] for n in range(len(CHECKPOINTS) - 1)
+}
 BACKFILL_WINDOW = dt.timedelta(days=28)
 DAILY = dt.timedelta(days=1)
 SWEEP_LIMIT = 1000  # deliveries per sweep; the next sweep takes the rest
@@ -56,8 +62,10 @@ def _is_measured(network: str) -> bool:
 
 
 def checks_for(delivery: Delivery) -> list[MetricCheck]:
-    """The four checkpoint checks of a published delivery (not saved)."""
+    """The first checkpoint check of a published delivery (not saved); the next ones follow
+    (`schedule_next`)."""
     published_at = delivery.published_at or timezone.now()
+    checkpoint, after = CHECKPOINTS[0]
     return [
         MetricCheck(
             workspace_id=delivery.channel.workspace_id,
@@ -66,13 +74,46 @@ def checks_for(delivery: Delivery) -> list[MetricCheck]:
             checkpoint=checkpoint,
             due_at=published_at + after,
         )
-        for checkpoint, after in CHECKPOINTS
     ]
 
 
+def schedule_next(
+    checks: Iterable[MetricCheck], now: dt.datetime, *, state: str = CheckState.DONE, error: str = ""
+) -> int:
+    """These checkpoint checks were closed (`state`: read, failed or skipped): make each one's
+    next checkpoint. A next checkpoint whose time has passed already (the worker or the channel
+    was away) is closed at once in the same state: the reading (or failure) that closed this one
+    stands for it, as it did when all four rows were due together. The first checkpoint still
+    ahead is pending. Returns how many checks were made (one that exists is left as it is)."""
+    made: list[MetricCheck] = []
+    for check in checks:
+        if check.delivery_id is None or check.checkpoint not in NEXT_CHECKPOINT:
+            continue
+        # From the post's publishing time: a retry or a rate limit may have moved `due_at`.
+        published_at = check.delivery.published_at if check.delivery else None
+        if published_at is None:
+            published_at = check.due_at - dict(CHECKPOINTS)[check.checkpoint]
+        checkpoint = check.checkpoint
+        while checkpoint in NEXT_CHECKPOINT:
+            checkpoint, after = NEXT_CHECKPOINT[checkpoint]
+            next_check = MetricCheck(
+                workspace_id=check.workspace_id,
+                channel_id=check.channel_id,
+                delivery_id=check.delivery_id,
+                checkpoint=checkpoint,
+                due_at=published_at + after,
+            )
+            made.append(next_check)
+            if next_check.due_at > now:
+                break
+            next_check.state, next_check.finished_at, next_check.last_error = state, now, error[:500]
+    MetricCheck.objects.bulk_create(made, ignore_conflicts=True)
+    return len(made)
+
+
 def schedule_published(deliveries: Iterable[Delivery]) -> int:
-    """Schedule the checkpoint checks of these just-published deliveries: one statement for all
-    of them (a delivery that has them already keeps its own). Returns how many deliveries got them.
+    """Schedule the first checkpoint check of these just-published deliveries: one statement for
+    all of them (a delivery that has it already keeps its own). Returns how many got one.
 
     Called for every group the publisher stores, so it writes the rows with `executemany` of
     plain tuples: model instances and `bulk_create` cost more than the rest of publishing them
@@ -89,11 +130,11 @@ def schedule_published(deliveries: Iterable[Delivery]) -> int:
             measured[network] = _is_measured(network)
         if not measured[network]:
             continue
-        published_at = delivery.published_at or now
-        workspace_id = delivery.channel.workspace_id
-        for checkpoint, after in CHECKPOINTS:
-            due_at = adapt(published_at + after)
-            rows.append((workspace_id, delivery.channel_id, delivery.pk, str(checkpoint), due_at, created_at))
+        checkpoint, after = CHECKPOINTS[0]
+        due_at = adapt((delivery.published_at or now) + after)
+        rows.append(
+            (delivery.channel.workspace_id, delivery.channel_id, delivery.pk, str(checkpoint), due_at, created_at)
+        )
         count += 1
     if rows:
         table = connection.ops.quote_name(MetricCheck._meta.db_table)
@@ -122,12 +163,13 @@ def schedule_backfill(channel: Channel, *, now: dt.datetime | None = None) -> in
     now = now or timezone.now()
     paused = MetricCheck.objects.filter(channel=channel, state=CheckState.PAUSED)
     # Checkpoints that passed while the channel was disconnected are not read late under their
-    # name: the backfill reads the current figures instead.
-    paused.filter(due_at__lte=now).update(
-        state=CheckState.SKIPPED,
-        finished_at=now,
-        last_error=_("Missed while the channel was not connected; read again after reconnecting."),
+    # name: the backfill reads the current figures instead. The next checkpoints follow.
+    missed = list(paused.filter(due_at__lte=now).select_related("delivery"))
+    message = _("Missed while the channel was not connected; read again after reconnecting.")
+    paused.filter(pk__in=[check.pk for check in missed]).update(
+        state=CheckState.SKIPPED, finished_at=now, last_error=message
     )
+    schedule_next(missed, now, state=CheckState.SKIPPED, error=message)
     paused.update(state=CheckState.PENDING, last_error="")
     recent = Delivery.objects.filter(
         channel=channel,

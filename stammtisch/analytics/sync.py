@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.analytics.models import POST_METRICS, ChannelMetricSnapshot, MetricCheck, PostMetricSnapshot, Source
-from stammtisch.analytics.scheduling import DAILY, daily_check
+from stammtisch.analytics.scheduling import DAILY, daily_check, schedule_next
 from stammtisch.networks.base import Metric, Network, NetworkError, Remote
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import UnknownNetwork
@@ -364,18 +364,23 @@ def store_channel_figures(channel: Channel, metric: Metric) -> None:
 
 
 def _finish(checks: list[MetricCheck], worker: str, now: dt.datetime, state: str, error: str) -> None:
-    """Close these checks (guarded by the lease). A closed daily check that ran (done or failed)
-    makes the channel's next one."""
+    """Close these checks (guarded by the lease). A closed check that ran (done or failed) makes
+    the next one: a daily check the channel's next day, a checkpoint check the post's next
+    checkpoint (scheduling.schedule_next)."""
     if not checks:
         return
     with transaction.atomic():
         held = _held(worker, [check.pk for check in checks])
-        daily = list(held.filter(checkpoint=MetricCheck.Checkpoint.DAILY).values_list("channel_id", flat=True))
+        closed = set(held.values_list("pk", flat=True))
         held.update(state=state, finished_at=now, last_error=error[:500], lease_owner="", lease_until=None)
-        if state in (State.DONE, State.FAILED) and daily:
-            channels = {check.channel_id: check.channel for check in checks}
-            nexts = [daily_check(channels[channel_id], now + DAILY) for channel_id in set(daily)]
+        if state in (State.DONE, State.FAILED):
+            mine = [check for check in checks if check.pk in closed]
+            daily = {
+                check.channel_id: check.channel for check in mine if check.checkpoint == MetricCheck.Checkpoint.DAILY
+            }
+            nexts = [daily_check(channel, now + DAILY) for channel in daily.values()]
             MetricCheck.objects.bulk_create(nexts, ignore_conflicts=True)
+            schedule_next(mine, now, state=state, error=error)
     if state == State.FAILED:
         log.warning("metric checks %s failed: %s", [check.pk for check in checks], error)
 

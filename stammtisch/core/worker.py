@@ -210,6 +210,8 @@ class Worker:
     max_sleep: float = 5.0
     stopping: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], float] = time.monotonic
+    jobs_max_delay: float = 30.0  # seconds the periodic jobs may wait behind a backlog
+    jobs_ran_at: float = float("-inf")  # clock() of the last pass that ran the periodic jobs
 
     def request_stop(self, *_args: Any) -> None:
         """Signal handler for SIGTERM and SIGINT: finish the current item, then stop."""
@@ -220,8 +222,17 @@ class Worker:
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """One pass: publish what is due, run the periodic jobs that are due. Returns how many
-        deliveries were processed."""
+        deliveries were processed.
+
+        Publishing comes first: while more deliveries are due than one pass takes (a burst of
+        scheduled posts), the periodic jobs wait, but never longer than `jobs_max_delay`
+        seconds after their last pass (docs/publishing.md "Workers")."""
         processed = publisher.run_once(self.worker_id, now=now, should_stop=self.should_stop)
+        if processed and self.clock() - self.jobs_ran_at < self.jobs_max_delay:
+            due = publisher.next_due(now)
+            if due is not None and due <= (now or timezone.now()):
+                return processed  # a backlog: the next pass publishes on at once
+        self.jobs_ran_at = self.clock()
         for job in self.jobs:
             if self.should_stop():
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from stammtisch.analytics import scheduling
+from stammtisch.analytics import scheduling, sync
 from stammtisch.analytics.models import MetricCheck
 from stammtisch.analytics.tests.conftest import NOON, publish
 from stammtisch.core.actions import Actor
@@ -20,20 +20,43 @@ def checkpoints(delivery: Delivery) -> dict[str, dt.datetime]:
     return dict(MetricCheck.objects.filter(delivery=delivery).values_list("checkpoint", "due_at"))
 
 
-def test_a_published_delivery_gets_four_checks(cast, channel, frozen):
+def test_a_published_delivery_gets_its_checks_one_after_the_other(cast, channel, fake_network, frozen):
     post = publish(cast, [channel])
 
     delivery = Delivery.objects.get(post=post)
     assert delivery.state == Delivery.State.PUBLISHED
+    assert checkpoints(delivery) == {"1h": NOON + HOUR}
+    assert set(MetricCheck.objects.values_list("state", "workspace_id", "channel_id")) == {
+        ("pending", cast.workspace.pk, channel.pk)
+    }
+    # Each reading makes the next checkpoint, timed from publishing.
+    for now, expected in [
+        (NOON + HOUR, {"1h", "24h"}),
+        (NOON + DAY, {"1h", "24h", "7d"}),
+        (NOON + 7 * DAY, {"1h", "24h", "7d", "28d"}),
+        (NOON + 28 * DAY, {"1h", "24h", "7d", "28d"}),
+    ]:
+        frozen.move_to(now)
+        assert sync.run_due("w1") == 1
+        assert set(checkpoints(delivery)) == expected
     assert checkpoints(delivery) == {
         "1h": NOON + HOUR,
         "24h": NOON + DAY,
         "7d": NOON + 7 * DAY,
         "28d": NOON + 28 * DAY,
     }
-    assert set(MetricCheck.objects.values_list("state", "workspace_id", "channel_id")) == {
-        ("pending", cast.workspace.pk, channel.pk)
-    }
+    assert set(MetricCheck.objects.filter(delivery=delivery).values_list("state", flat=True)) == {"done"}
+
+
+def test_a_retried_check_keeps_the_next_checkpoint_on_time(cast, channel, fake_network, frozen):
+    post = publish(cast, [channel])
+    delivery = Delivery.objects.get(post=post)
+    MetricCheck.objects.filter(delivery=delivery).update(due_at=NOON + 3 * HOUR)  # moved by a retry
+    frozen.move_to(NOON + 3 * HOUR)
+
+    sync.run_due("w1")
+
+    assert checkpoints(delivery)["24h"] == NOON + DAY
 
 
 def test_nothing_is_scheduled_before_a_delivery_is_published(cast, channel, frozen):
@@ -48,7 +71,7 @@ def test_scheduling_twice_keeps_one_set(cast, channel, frozen):
 
     scheduling.schedule_published([delivery])
 
-    assert MetricCheck.objects.count() == 4
+    assert MetricCheck.objects.count() == 1
 
 
 def test_deliveries_on_networks_without_an_api_get_no_checks(cast, frozen):
@@ -73,16 +96,16 @@ def test_the_sweep_schedules_what_the_signal_missed_and_starts_daily_checks(cast
         state=Delivery.State.PUBLISHED, published_at=NOON - 40 * DAY, due_at=NOON - 40 * DAY, remote_id="fake-8"
     )
 
-    assert scheduling.sweep(NOON) == 5
+    assert scheduling.sweep(NOON) == 2
 
     delivery = Delivery.objects.get(post=post)
-    assert checkpoints(delivery)["28d"] == NOON + 26 * DAY
+    assert checkpoints(delivery) == {"1h": NOON - 2 * DAY + HOUR}  # read at once; the rest follow
     assert not MetricCheck.objects.filter(delivery__post=old).exists()  # older than 28 days
     [daily] = MetricCheck.objects.filter(checkpoint="daily")
     assert (daily.channel, daily.delivery, daily.due_at) == (channel, None, NOON)
     # A second sweep finds nothing new.
     assert scheduling.sweep(NOON) == 0
-    assert MetricCheck.objects.count() == 5
+    assert MetricCheck.objects.count() == 2
 
 
 def test_the_sweep_leaves_channels_that_need_reconnecting_alone(cast, channel, frozen):

@@ -74,11 +74,15 @@ def test_overdue_checkpoints_of_one_post_share_one_reading(cast, channel, fake_n
     post = publish(cast, [channel])
     frozen.move_to(NOON + dt.timedelta(days=2))  # the worker was down: 1h and 24h are both due
 
-    assert sync.run_due("w1") == 2
+    assert sync.run_due("w1") == 1
 
     assert len(fake_network.calls) == 1 and len(fake_network.calls[0][1]) == 1
     assert PostMetricSnapshot.objects.count() == 1
+    # The 24 h checkpoint had passed too: closed with the same reading, the 7 d one is next.
     assert {check_of(post, "1h").state, check_of(post, "24h").state} == {State.DONE}
+    assert check_of(post, "24h").finished_at == NOON + dt.timedelta(days=2)
+    assert (check_of(post, "7d").state, check_of(post, "7d").due_at) == (State.PENDING, NOON + dt.timedelta(days=7))
+    assert not MetricCheck.objects.filter(checkpoint="28d").exists()
 
 
 def test_two_workers_never_read_the_same_check(cast, channel, fake_network, frozen):

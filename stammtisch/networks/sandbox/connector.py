@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from stammtisch.core.db import write_one
 from stammtisch.networks.base import (
     Credentials,
     Cursor,
@@ -430,10 +431,8 @@ def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> 
         f"RETURNING {quote(posts.pk.column)}"
     )
     wall = SandboxToken._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, token_hash, handle, wall])
-        row = cursor.fetchone()
-    return int(row[0]) if row else None
+    rows = write_one(statement, [*params, token_hash, handle, wall])
+    return int(rows[0][0]) if rows else None
 
 
 def _parse_time(value: object) -> dt.datetime | None:

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.worker import Job, PostgresWaiter, Worker
+from stammtisch.publishing import publisher
 from stammtisch.publishing.actions import do_create_post
 from stammtisch.publishing.models import Delivery
 
@@ -70,6 +71,33 @@ def test_periodic_jobs_run_when_due_and_failures_do_not_stop_the_worker(cast, fr
     ticks["now"] = 110.0
     worker.tick()
     assert len(ran) == 2
+
+
+def test_periodic_jobs_wait_while_a_backlog_is_published_but_not_for_long(
+    cast, channel, fake_network, frozen, monkeypatch
+):
+    for _n in range(4):
+        schedule(cast, channel, NOON)
+    real_run_once = publisher.run_once
+    monkeypatch.setattr(publisher, "run_once", lambda worker, **kw: real_run_once(worker, limit=1, max_batches=1, **kw))
+    ticks = {"now": 100.0}
+    ran: list[float] = []
+    worker = Worker(
+        worker_id="w", jobs=[Job("record", 0.0, lambda now: ran.append(ticks["now"]))], clock=lambda: ticks["now"]
+    )
+
+    assert worker.tick() == 1
+    assert ran == [100.0]  # the first pass runs them
+    ticks["now"] = 101.0
+    assert worker.tick() == 1
+    assert ran == [100.0]  # more is due: publishing first
+    ticks["now"] = 131.0
+    assert worker.tick() == 1
+    assert ran == [100.0, 131.0]  # waited 30 s at most
+    ticks["now"] = 132.0
+    assert worker.tick() == 1
+    assert ran == [100.0, 131.0, 132.0]  # nothing more is due
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"published"}
 
 
 def test_a_stop_request_ends_the_loop(cast, channel, fake_network, frozen):
