@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -36,8 +36,17 @@ def encrypt(plain: str) -> str:
 
 
 def decrypt(token: str) -> str:
+    return _decrypt(tuple(settings.ENCRYPTION_KEYS), token)
+
+
+@lru_cache(maxsize=4096)
+def _decrypt(keys: tuple[str, ...], token: str) -> str:
+    """Remembered per token and keys: the publisher loads each channel of a batch again (a
+    decryption per channel and batch was a tenth of its time); a changed credential is a new
+    token. Only the worker's and server's own memory, which holds the plain credentials while it
+    uses them anyway."""
     try:
-        return _fernet(tuple(settings.ENCRYPTION_KEYS)).decrypt(token.encode()).decode()
+        return _fernet(keys).decrypt(token.encode()).decode()
     except InvalidToken:
         raise ImproperlyConfigured(
             "Stored credentials cannot be decrypted: STAMMTISCH_ENCRYPTION_KEYS does not hold the key "

@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from typing import Any, ClassVar, cast
+from typing import ClassVar, cast
 
 from django.conf import settings
 from django.db import connection
@@ -409,19 +409,25 @@ JSON_COLUMNS = frozenset({"features", "media"})
 
 def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> int | None:
     """Insert our top-level post if the token is valid for the account `handle`; its id, or None
-    for a missing, wrong or expired token (nothing stored)."""
+    for a missing, wrong or expired token (nothing stored). `values`: the columns of INSERT_FIELDS
+    (datetimes as they are, JSON as text)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(value) if isinstance(value, dt.datetime) else value for value in values.values()]
+    wall = adapt(timezone.now())
+    rows = write_one(_insert_statement(tuple(values), connection.vendor), [*params, token_hash, handle, wall])
+    return int(rows[0][0]) if rows else None
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_statement(names: tuple[str, ...], vendor: str) -> str:
     posts, tokens, accounts = SandboxPost._meta, SandboxToken._meta, SandboxAccount._meta
     quote = connection.ops.quote_name
     account_column = cast(Field, tokens.get_field("account")).column
-    columns = [cast(Field, posts.get_field(name)) for name in values]
-    params: list[Any] = []
-    for column in columns:
-        value = values[column.name]
-        # JSON columns get their text as it is (PostgreSQL casts it to jsonb below).
-        params.append(value if column.name in JSON_COLUMNS else column.get_db_prep_value(value, connection))
-    jsonb = connection.vendor == "postgresql"
+    columns = [cast(Field, posts.get_field(name)) for name in names]
+    # JSON columns get their text as it is (PostgreSQL casts it to jsonb).
+    jsonb = vendor == "postgresql"
     placeholders = ", ".join("%s::jsonb" if jsonb and c.name in JSON_COLUMNS else "%s" for c in columns)
-    statement = (
+    return (
         f"INSERT INTO {quote(posts.db_table)} ({', '.join(quote(c.column) for c in columns)}, "  # noqa: S608 (names from the models)
         f"{quote(cast(Field, posts.get_field('account')).column)}) "
         f"SELECT {placeholders}, t.{quote(account_column)} "
@@ -430,9 +436,6 @@ def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> 
         "WHERE t.token_hash = %s AND a.handle = %s AND (t.expires_at IS NULL OR t.expires_at > %s) "
         f"RETURNING {quote(posts.pk.column)}"
     )
-    wall = SandboxToken._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
-    rows = write_one(statement, [*params, token_hash, handle, wall])
-    return int(rows[0][0]) if rows else None
 
 
 def _parse_time(value: object) -> dt.datetime | None:
