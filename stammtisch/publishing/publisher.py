@@ -62,6 +62,27 @@ NOTIFY_CHANNEL = "stammtisch_due"
 
 State = Delivery.State
 WAITING_STATES = (State.SCHEDULED, State.RETRY_WAIT, State.UNKNOWN)
+
+# The hot path of a burst (claim, recording attempts, storing outcomes) writes with plain SQL:
+# under SQLite's one writer, the ORM's statement building inside those transactions cost more
+# than the statements themselves (docs/benchmarks.md). Names come from the models.
+_DELIVERIES = f'"{Delivery._meta.db_table}"'
+_ATTEMPTS = f'"{DeliveryAttempt._meta.db_table}"'
+_POSTS = f'"{Post._meta.db_table}"'
+
+
+def _marks(values: Any) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _db_time(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 PENDING_STATES = (State.SCHEDULED, State.RETRY_WAIT)  # never sent: may still be cancelled
 
 
@@ -142,6 +163,8 @@ def claim(
             )
             Delivery.objects.filter(pk__in=[pk for pk, _state in rows]).update(**lease)
             return [Claim(pk, state) for pk, state in rows]
+        if where is None:
+            return _claim_plain(worker, now, wall, lease_until, limit)
         candidates = list(Delivery.objects.filter(due).order_by("due_at", "id").values_list("id", "state")[:limit])
         by_state: dict[str, list[int]] = defaultdict(list)
         for pk, state in candidates:
@@ -154,6 +177,40 @@ def claim(
                 mine = Delivery.objects.filter(pk__in=pks, lease_owner=worker, lease_until=lease_until)
                 won.update(mine.values_list("pk", flat=True))
         return [Claim(pk, state) for pk, state in candidates if pk in won]
+
+
+def _claim_plain(worker: str, now: dt.datetime, wall: dt.datetime, lease_until: dt.datetime, limit: int) -> list[Claim]:
+    """`claim` on SQLite in plain SQL (inside its transaction): the same rows and conditions."""
+    waiting = _marks(WAITING_STATES)
+    claimable_sql = f"((state IN ({waiting}) AND due_at <= %s) OR (state = %s AND lease_until < %s))"
+    claimable_params = [*WAITING_STATES, _db_time(now), State.PUBLISHING, _db_time(wall)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, state FROM {_DELIVERIES} WHERE {claimable_sql} ORDER BY due_at, id LIMIT %s",  # noqa: S608
+            [*claimable_params, limit],
+        )
+        candidates = [(int(pk), str(state)) for pk, state in cursor.fetchall()]
+        by_state: dict[str, list[int]] = defaultdict(list)
+        for pk, state in candidates:
+            by_state[state].append(pk)
+        won: set[int] = set()
+        lease = [State.PUBLISHING, worker, _db_time(lease_until)]
+        for state, pks in by_state.items():
+            cursor.execute(
+                f"UPDATE {_DELIVERIES} SET state = %s, lease_owner = %s, lease_until = %s "  # noqa: S608
+                f"WHERE id IN ({_marks(pks)}) AND state = %s AND {claimable_sql}",
+                [*lease, *pks, state, *claimable_params],
+            )
+            if cursor.rowcount == len(pks):
+                won.update(pks)
+            else:
+                cursor.execute(
+                    f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) "  # noqa: S608
+                    "AND lease_owner = %s AND lease_until = %s",
+                    [*pks, worker, _db_time(lease_until)],
+                )
+                won.update(int(row[0]) for row in cursor.fetchall())
+    return [Claim(pk, state) for pk, state in candidates if pk in won]
 
 
 def release(worker: str, claims: list[Claim]) -> int:
@@ -466,18 +523,35 @@ def _start_attempts(
     lease was lost meanwhile has none) and the new end of the lease."""
     lease_until = timezone.now() + LEASE
     by_pk = {delivery.pk: delivery for delivery in deliveries}
-    with transaction.atomic():
-        mine = Delivery.objects.filter(pk__in=by_pk, lease_owner=worker, state=State.PUBLISHING)
-        owned = list(mine.select_for_update().values_list("pk", flat=True))
+    pks = list(by_pk)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) AND lease_owner = %s AND state = %s "  # noqa: S608
+            f"ORDER BY id{_for_update()}",
+            [*pks, worker, State.PUBLISHING],
+        )
+        owned = [int(row[0]) for row in cursor.fetchall()]
         if not owned:
             return {}, lease_until
-        mine.filter(pk__in=owned).update(attempts=F("attempts") + 1, lease_until=lease_until)
-        for pk in owned:
-            by_pk[pk].attempts += 1
-        created = DeliveryAttempt.objects.bulk_create(
-            [DeliveryAttempt(delivery=by_pk[pk], worker=worker, kind=kind, started_at=now) for pk in owned]
+        cursor.execute(
+            f"UPDATE {_DELIVERIES} SET attempts = attempts + 1, lease_until = %s WHERE id IN ({_marks(owned)})",  # noqa: S608
+            [_db_time(lease_until), *owned],
         )
-    return {attempt.delivery_id: attempt for attempt in created}, lease_until
+        started_at = _db_time(now)
+        cursor.execute(
+            f"INSERT INTO {_ATTEMPTS} (delivery_id, kind, worker, started_at, outcome, error) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(owned))} RETURNING id, delivery_id",
+            [value for pk in owned for value in (pk, kind, worker, started_at, "", "")],
+        )
+        created = cursor.fetchall()
+    attempts: dict[int, DeliveryAttempt] = {}
+    for attempt_id, delivery_id in created:
+        delivery = by_pk[int(delivery_id)]
+        delivery.attempts += 1
+        attempts[delivery.pk] = DeliveryAttempt(
+            id=int(attempt_id), delivery=delivery, kind=kind, worker=worker, started_at=now
+        )
+    return attempts, lease_until
 
 
 def _start_attempt(delivery: Delivery, worker: str, kind: str, now: dt.datetime) -> DeliveryAttempt | None:
@@ -680,19 +754,35 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
         if outcome.state == State.PUBLISHED and _wants_first_comment(outcome.delivery):
             outcome.first_comment = True  # this worker keeps the lease and posts it next
             outcome.fields.update(lease_owner=worker, lease_until=timezone.now() + LEASE)
-    with transaction.atomic():
-        statuses = dict(
-            Post.objects.select_for_update().filter(pk__in=post_ids).order_by("pk").values_list("pk", "status")
+    prepared = _outcome_statements(worker, outcomes)  # before the transaction: nothing waits for it
+    ended: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.attempt is not None:
+            ended[(outcome.outcome, outcome.error[:500])].append(outcome.attempt.pk)
+    pks = list(by_pk)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, status FROM {_POSTS} WHERE id IN ({_marks(post_ids)}) ORDER BY id{_for_update()}",  # noqa: S608
+            post_ids,
         )
-        mine = Delivery.objects.filter(lease_owner=worker, state=State.PUBLISHING)
-        owned = set(mine.select_for_update().filter(pk__in=by_pk).values_list("pk", flat=True))
-        _write_outcomes(worker, [by_pk[pk] for pk in sorted(owned)])
-        ended: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for outcome in outcomes:
-            if outcome.attempt is not None:
-                ended[(outcome.outcome, outcome.error[:500])].append(outcome.attempt.pk)
-        for (result, error), pks in ended.items():
-            DeliveryAttempt.objects.filter(pk__in=pks).update(finished_at=now, outcome=result, error=error)
+        statuses = {int(pk): str(status) for pk, status in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) AND lease_owner = %s AND state = %s"  # noqa: S608
+            f"{_for_update()}",
+            [*pks, worker, State.PUBLISHING],
+        )
+        owned = {int(row[0]) for row in cursor.fetchall()}
+        for statement, rows in prepared:
+            mine = [params for pk, params in rows if pk in owned]
+            if mine:
+                cursor.executemany(statement, mine)
+        finished_at = _db_time(now)
+        for (result, error), attempt_pks in ended.items():
+            cursor.execute(
+                f"UPDATE {_ATTEMPTS} SET finished_at = %s, outcome = %s, error = %s "  # noqa: S608
+                f"WHERE id IN ({_marks(attempt_pks)})",
+                [finished_at, result, error, *attempt_pks],
+            )
         refresh_post_statuses(post_ids, current=statuses)
     states = []
     for outcome in outcomes:
@@ -721,15 +811,17 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
     return states
 
 
-def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
-    """One UPDATE per delivery, guarded by the lease, sent with `executemany` per set of fields
-    (published, waiting again, failed). The ORM's bulk_update builds a CASE expression per row
-    and field, which cost more than all the rest of the publisher together."""
+def _outcome_statements(worker: str, outcomes: list[_Outcome]) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
+    """One UPDATE per delivery, guarded by the lease, for `executemany` per set of fields
+    (published, waiting again, failed): [(statement, [(delivery id, params), ...]), ...]. The
+    ORM's bulk_update builds a CASE expression per row and field, which cost more than all the
+    rest of the publisher together."""
     groups: dict[tuple[str, ...], list[_Outcome]] = defaultdict(list)
     for outcome in outcomes:
         groups[("state", "last_error", *sorted(outcome.fields))].append(outcome)
     meta = Delivery._meta
     quote = connection.ops.quote_name
+    prepared = []
     for names, members in groups.items():
         columns = [cast(Field, meta.get_field(name)) for name in names]
         assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
@@ -743,9 +835,9 @@ def _write_outcomes(worker: str, outcomes: list[_Outcome]) -> None:
         for outcome in members:
             values = {"state": outcome.state, "last_error": outcome.error[:500], **outcome.fields}
             params = [column.get_db_prep_value(values[column.name], connection) for column in columns]
-            rows.append([*params, outcome.delivery.pk, worker, State.PUBLISHING])
-        with connection.cursor() as cursor:
-            cursor.executemany(statement, rows)
+            rows.append((outcome.delivery.pk, [*params, outcome.delivery.pk, worker, State.PUBLISHING]))
+        prepared.append((statement, rows))
+    return prepared
 
 
 # --- the first comment -------------------------------------------------------------------------
@@ -950,19 +1042,31 @@ def refresh_post_status(post_id: int) -> str:
 def refresh_post_statuses(post_ids: list[int], *, current: dict[int, str] | None = None) -> dict[int, str]:
     """Derive the status of these posts from their deliveries and store the ones that changed
     (`current`: their stored status, when the caller has read it). Returns the statuses."""
+    post_ids = list(post_ids)
     if current is None:
         current = dict(Post.objects.filter(pk__in=post_ids).values_list("pk", "status"))
     deliveries: dict[int, list[tuple[str, dt.datetime | None]]] = defaultdict(list)
-    rows = Delivery.objects.filter(post_id__in=post_ids).values_list("post_id", "state", "due_at")
-    for post_id, state, due_at in rows:
-        deliveries[post_id].append((state, due_at))
+    if post_ids:
+        with connection.cursor() as cursor:
+            # Plain SQL: it runs inside every outcome transaction. Only whether `due_at` is set
+            # matters for the status, so it is not converted.
+            cursor.execute(
+                f"SELECT post_id, state, due_at FROM {_DELIVERIES} WHERE post_id IN ({_marks(post_ids)})",  # noqa: S608
+                post_ids,
+            )
+            for post_id, state, due_at in cursor.fetchall():
+                deliveries[int(post_id)].append((str(state), due_at))
     statuses = {post_id: _held_or_derived(current.get(post_id), deliveries[post_id]) for post_id in post_ids}
     changed: dict[str, list[int]] = defaultdict(list)
     for post_id, status in statuses.items():
         if current.get(post_id) != status:
             changed[status].append(post_id)
     for status, pks in changed.items():
-        Post.objects.filter(pk__in=pks).update(status=status, updated_at=timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_POSTS} SET status = %s, updated_at = %s WHERE id IN ({_marks(pks)})",  # noqa: S608
+                [status, _db_time(timezone.now()), *pks],
+            )
     return statuses
 
 
