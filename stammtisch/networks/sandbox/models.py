@@ -114,7 +114,10 @@ class SandboxPost(models.Model):
     # The images and videos, as a network keeps them: [{"url", "alt", "type"}], in order.
     media = models.JSONField(default=list, blank=True)
     # Not unique on purpose: a caller that really publishes twice gets two posts (benchmarks count them).
-    idempotency_key = models.CharField(max_length=200, blank=True, db_index=True)
+    # No index of its own: `find_published` looks among the account's posts (feed index), as a
+    # client of a real network reads the account's recent posts; a random key per row made every
+    # insert write one more page (docs/benchmarks.md).
+    idempotency_key = models.CharField(max_length=200, blank=True)
     # What the simulation read from the text (texts.analyse): topics, language, promo, question, ...
     features = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField()

@@ -1,16 +1,18 @@
-# Sandbox posts: no index kept twice, partial indexes for the links our own posts leave empty.
+# Sandbox posts: no index kept twice, none for the idempotency key, partial indexes for the links
+# our own posts leave empty.
 
 import django.db.models.deletion
 from django.db import migrations, models
 
 
 OLD_INDEXES = (
+    "sandbox_sandboxpost_idempotency_key_63f7c5f1",
     "sandbox_sandboxpost_account_id_e68c8ec2",
     "sandbox_sandboxpost_author_persona_id_3f7cd3b7",
     "sandbox_sandboxpost_parent_id_e1dd0e75",
     "sandbox_sandboxpost_root_id_e86a01f7",
 )
-OLD_COLUMNS = ("account_id", "author_persona_id", "parent_id", "root_id")
+OLD_COLUMNS = ("idempotency_key", "account_id", "author_persona_id", "parent_id", "root_id")
 
 
 class Migration(migrations.Migration):
@@ -27,6 +29,11 @@ class Migration(migrations.Migration):
         # alone would make SQLite copy the whole table four times).
         migrations.SeparateDatabaseAndState(
             state_operations=[
+                migrations.AlterField(
+                    model_name="sandboxpost",
+                    name="idempotency_key",
+                    field=models.CharField(blank=True, max_length=200),
+                ),
                 migrations.AlterField(
                     model_name="sandboxpost",
                     name="account",
@@ -75,6 +82,10 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
+                # PostgreSQL also kept a LIKE index for the key (not made again on the way back).
+                migrations.RunSQL(
+                    "DROP INDEX IF EXISTS sandbox_sandboxpost_idempotency_key_63f7c5f1_like", migrations.RunSQL.noop
+                ),
                 migrations.RunSQL(
                     [f"DROP INDEX IF EXISTS {name}" for name in OLD_INDEXES],
                     reverse_sql=[
