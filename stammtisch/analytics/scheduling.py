@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -119,7 +120,7 @@ def schedule_published(deliveries: Iterable[Delivery]) -> int:
     plain tuples: model instances and `bulk_create` cost more than the rest of publishing them
     (docs/benchmarks.md)."""
     measured: dict[str, bool] = {}
-    rows: list[tuple[object, ...]] = []
+    rows: list[tuple[Any, ...]] = []
     count = 0
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value

@@ -1,4 +1,5 @@
-"""Django's SQLite backend with a writer lock that wakes waiters at once (settings.py uses it).
+"""Django's SQLite backend with a writer lock that waiters take within microseconds of its
+release (settings.py uses it).
 
 SQLite lets one connection write at a time. A connection that finds the database locked sleeps
 in SQLite's busy handler: 1 ms, then 2, 5, 10, ... up to 100 ms between tries, however soon the
@@ -10,7 +11,8 @@ than one (docs/benchmarks.md).
 So every write transaction (Django's `atomic`, which begins `IMMEDIATE`) first takes an
 exclusive `flock` on a file next to the database (`<database>-writer`), trying again every few
 microseconds, then every 0.5 ms at most, and only then begins. The kernel drops the lock of a
-process that dies. Whoever does not take it (the sqlite3 shell, a write outside `atomic`) is
+process that dies; a process forked with an open lock file opens its own. Whoever does not
+take it (the sqlite3 shell, a write outside `atomic`) is
 still kept out by SQLite's own lock, as before. A waiter gives up on the flock after the
 connection's timeout and goes on to SQLite's own lock and busy handler, so it never waits
 longer than it would have without this.
@@ -33,6 +35,7 @@ LONGEST_PAUSE = 0.0005
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _writer_fd: int | None = None
+    _writer_pid = 0  # the process that opened `_writer_fd` (a forked child shares it otherwise)
     _writer_held = False
 
     def _writer_path(self) -> str | None:
@@ -42,11 +45,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return f"{name}-writer"
 
     def _take_writer_lock(self) -> None:
-        if self._writer_fd is None:
+        if self._writer_fd is None or self._writer_pid != os.getpid():
             path = self._writer_path()
             if path is None:
                 return
-            self._writer_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._writer_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._writer_pid = os.getpid()
+            self._writer_held = False
         timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         deadline = time.monotonic() + timeout
         pause = FIRST_PAUSE
@@ -70,26 +75,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _start_transaction_under_autocommit(self) -> None:
         self._take_writer_lock()
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # (not in the stubs)
         except BaseException:
             self._drop_writer_lock()
             raise
 
     def _commit(self) -> Any:
         try:
-            return super()._commit()
+            return super()._commit()  # type: ignore[misc]
         finally:
             self._drop_writer_lock()
 
     def _rollback(self) -> Any:
         try:
-            return super()._rollback()
+            return super()._rollback()  # type: ignore[misc]
         finally:
             self._drop_writer_lock()
 
     def _close(self) -> Any:
         try:
-            return super()._close()
+            return super()._close()  # type: ignore[misc]
         finally:
             self._drop_writer_lock()
             if self._writer_fd is not None:
@@ -112,7 +117,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             with self.wrap_database_errors:
                 cursor = self.connection.cursor()
                 try:
-                    cursor.execute(f"BEGIN {self.transaction_mode or ''}")
+                    cursor.execute(f"BEGIN {getattr(self, 'transaction_mode', None) or ''}")
                     try:
                         cursor.execute(_qmark(statement), params)
                         rows = cursor.fetchall()
