@@ -27,6 +27,9 @@ def on_deliveries_published(sender: Any, deliveries: list[Delivery], **kwargs: A
     if not by_key:
         return
     waiting = Conversation.objects.filter(
+        # Channel first: the lookup goes through the (channel, kind, root) unique index instead of
+        # reading every conversation once per published group.
+        channel_id__in={channel_id for channel_id, _remote_id in by_key},
         kind=Conversation.Kind.COMMENTS,
         delivery__isnull=True,
         root_remote_id__in={remote_id for _channel, remote_id in by_key},
