@@ -226,7 +226,7 @@ class Worker:
 
         Publishing comes first: while more deliveries are due than one pass takes (a burst of
         scheduled posts), the periodic jobs wait, but never longer than `jobs_max_delay`
-        seconds after their last pass (docs/publishing.md "Workers")."""
+        seconds after their last pass (docs/publishing.md "The worker")."""
         processed = publisher.run_once(self.worker_id, now=now, should_stop=self.should_stop)
         if processed and self.clock() - self.jobs_ran_at < self.jobs_max_delay:
             due = publisher.next_due(now)
