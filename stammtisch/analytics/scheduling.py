@@ -41,6 +41,8 @@ CHECKPOINTS: tuple[tuple[str, dt.timedelta], ...] = (
     (Checkpoint.WEEK, dt.timedelta(days=7)),
     (Checkpoint.MONTH, dt.timedelta(days=28)),
 )
+FIRST_CHECKPOINT = CHECKPOINTS[0]
+AFTER_PUBLISHING = dict(CHECKPOINTS)
 NEXT_CHECKPOINT: dict[str, tuple[str, dt.timedelta]] = {
     CHECKPOINTS[n][0]: CHECKPOINTS[n + 1] for n in range(len(CHECKPOINTS) - 1)
 }
@@ -66,7 +68,7 @@ def checks_for(delivery: Delivery) -> list[MetricCheck]:
     """The first checkpoint check of a published delivery (not saved); the next ones follow
     (`schedule_next`)."""
     published_at = delivery.published_at or timezone.now()
-    checkpoint, after = CHECKPOINTS[0]
+    checkpoint, after = FIRST_CHECKPOINT
     return [
         MetricCheck(
             workspace_id=delivery.channel.workspace_id,
@@ -93,7 +95,7 @@ def schedule_next(
         # From the post's publishing time: a retry or a rate limit may have moved `due_at`.
         published_at = check.delivery.published_at if check.delivery else None
         if published_at is None:
-            published_at = check.due_at - dict(CHECKPOINTS)[check.checkpoint]
+            published_at = check.due_at - AFTER_PUBLISHING[check.checkpoint]
         checkpoint = check.checkpoint
         while checkpoint in NEXT_CHECKPOINT:
             checkpoint, after = NEXT_CHECKPOINT[checkpoint]
@@ -125,13 +127,13 @@ def schedule_published(deliveries: Iterable[Delivery]) -> int:
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     created_at = adapt(now)
+    checkpoint, after = FIRST_CHECKPOINT
     for delivery in deliveries:
         network = delivery.channel.network
         if network not in measured:
             measured[network] = _is_measured(network)
         if not measured[network]:
             continue
-        checkpoint, after = CHECKPOINTS[0]
         due_at = adapt((delivery.published_at or now) + after)
         rows.append(
             (delivery.channel.workspace_id, delivery.channel_id, delivery.pk, str(checkpoint), due_at, created_at)

@@ -163,31 +163,25 @@ def claim(
             )
             Delivery.objects.filter(pk__in=[pk for pk, _state in rows]).update(**lease)
             return [Claim(pk, state) for pk, state in rows]
-        if where is None:
-            return _claim_plain(worker, now, wall, lease_until, limit)
-        candidates = list(Delivery.objects.filter(due).order_by("due_at", "id").values_list("id", "state")[:limit])
-        by_state: dict[str, list[int]] = defaultdict(list)
-        for pk, state in candidates:
-            by_state[state].append(pk)
-        won: set[int] = set()
-        for state, pks in by_state.items():
-            if Delivery.objects.filter(due, pk__in=pks, state=state).update(**lease) == len(pks):
-                won.update(pks)
-            else:
-                mine = Delivery.objects.filter(pk__in=pks, lease_owner=worker, lease_until=lease_until)
-                won.update(mine.values_list("pk", flat=True))
-        return [Claim(pk, state) for pk, state in candidates if pk in won]
+        return _claim_plain(worker, now, wall, lease_until, limit, where)
 
 
-def _claim_plain(worker: str, now: dt.datetime, wall: dt.datetime, lease_until: dt.datetime, limit: int) -> list[Claim]:
-    """`claim` on SQLite in plain SQL (inside its transaction): the same rows and conditions."""
+def _claim_plain(
+    worker: str, now: dt.datetime, wall: dt.datetime, lease_until: dt.datetime, limit: int, where: Q | None
+) -> list[Claim]:
+    """`claim` on SQLite in plain SQL (inside its transaction): the rows of `claimable`, narrowed
+    by `where` (as a subquery)."""
     waiting = _marks(WAITING_STATES)
     claimable_sql = f"((state IN ({waiting}) AND due_at <= %s) OR (state = %s AND lease_until < %s))"
     claimable_params = [*WAITING_STATES, _db_time(now), State.PUBLISHING, _db_time(wall)]
+    narrow, narrow_params = "", []
+    if where is not None:
+        subquery, subquery_params = Delivery.objects.filter(where).values("id").query.sql_with_params()
+        narrow, narrow_params = f" AND id IN ({subquery})", list(subquery_params)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, state FROM {_DELIVERIES} WHERE {claimable_sql} ORDER BY due_at, id LIMIT %s",  # noqa: S608
-            [*claimable_params, limit],
+            f"SELECT id, state FROM {_DELIVERIES} WHERE {claimable_sql}{narrow} ORDER BY due_at, id LIMIT %s",  # noqa: S608
+            [*claimable_params, *narrow_params, limit],
         )
         candidates = [(int(pk), str(state)) for pk, state in cursor.fetchall()]
         by_state: dict[str, list[int]] = defaultdict(list)

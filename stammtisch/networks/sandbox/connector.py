@@ -409,7 +409,7 @@ JSON_COLUMNS = frozenset({"features", "media"})
 
 def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> int | None:
     """Insert our top-level post if the token is valid for the account `handle`; its id, or None
-    for a missing, wrong or expired token (nothing stored). `values`: the columns of INSERT_FIELDS
+    for a missing, wrong or expired token (nothing stored). `values`: column name to value
     (datetimes as they are, JSON as text)."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(value) if isinstance(value, dt.datetime) else value for value in values.values()]
