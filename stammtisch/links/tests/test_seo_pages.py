@@ -31,12 +31,15 @@ def today(cast) -> dt.date:  # type: ignore[no-untyped-def]
 def social_clicks(cast, count: int) -> ShortLink:  # type: ignore[no-untyped-def]
     koenigsbau = channel(cast.workspace)
     link = ShortLink.objects.create(workspace=cast.workspace, target=f"https://{KARTE}/", channel=koenigsbau)
+    # An hour ago, but never before the workspace's local midnight: the tests count them as today's.
+    midnight = dt.datetime.combine(today(cast), dt.time(), tzinfo=cast.workspace.tz)
+    occurred_at = max(timezone.now() - dt.timedelta(hours=1), midnight)
     for n in range(count):
         Click.objects.create(
             link=link,
             workspace=cast.workspace,
             channel=koenigsbau,
-            occurred_at=timezone.now() - dt.timedelta(hours=1),
+            occurred_at=occurred_at,
             visitor_hash=f"v{n}",
         )
     return link
