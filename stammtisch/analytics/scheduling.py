@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.analytics.models import MetricCheck
+from stammtisch.core.db import db_time
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import UnknownNetwork, enabled_keys, get_network
 from stammtisch.publishing.models import Delivery
@@ -125,7 +126,7 @@ def schedule_published(deliveries: Iterable[Delivery]) -> int:
     rows: list[tuple[Any, ...]] = []
     count = 0
     now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = db_time
     created_at = adapt(now)
     checkpoint, after = FIRST_CHECKPOINT
     for delivery in deliveries:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.dispatch import receiver
 
 from stammtisch.inbox import sync
@@ -22,18 +23,21 @@ def on_channel_connected(sender: Any, channel: Channel, **kwargs: Any) -> None:
 
 @receiver(publishing_signals.deliveries_published, dispatch_uid="inbox.deliveries_published")
 def on_deliveries_published(sender: Any, deliveries: list[Delivery], **kwargs: Any) -> None:
-    """One query per published group (usually finding nothing), an UPDATE per match."""
+    """One query per published group (usually finding nothing), an UPDATE per match. Plain SQL
+    with a (channel, root) pair per delivery: each pair is one lookup in the (channel, kind, root)
+    unique index; the ORM's `channel IN (...) AND root IN (...)` looked up every combination."""
     by_key = {(d.channel_id, d.remote_id): d.pk for d in deliveries if d.remote_id}
     if not by_key:
         return
-    waiting = Conversation.objects.filter(
-        # Channel first: the lookup goes through the (channel, kind, root) unique index instead of
-        # reading every conversation once per published group.
-        channel_id__in={channel_id for channel_id, _remote_id in by_key},
-        kind=Conversation.Kind.COMMENTS,
-        delivery__isnull=True,
-        root_remote_id__in={remote_id for _channel, remote_id in by_key},
-    ).values_list("pk", "channel_id", "root_remote_id")
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    pairs = " OR ".join(["(channel_id = %s AND root_remote_id = %s)"] * len(by_key))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, channel_id, root_remote_id FROM {table} "  # noqa: S608 (the model's table)
+            f"WHERE kind = %s AND delivery_id IS NULL AND ({pairs})",
+            [Conversation.Kind.COMMENTS, *(value for pair in by_key for value in pair)],
+        )
+        waiting = cursor.fetchall()
     for pk, channel_id, root in waiting:
         if (channel_id, root) in by_key:
             Conversation.objects.filter(pk=pk).update(delivery_id=by_key[(channel_id, root)])

@@ -364,7 +364,8 @@ def _text_problems(
     label: str, rules: TextRules, text: str, length: int, limit: int, *, as_caption: bool
 ) -> list[Problem]:
     problems = []
-    values = {"network": label, "length": _number(length), "max": _number(limit)}
+    if length > limit:  # the numbers are formatted for the message only (number_format is slow)
+        values = {"network": label, "length": _number(length), "max": _number(limit)}
     if length > limit and as_caption:
         message = _("Too long for a %(network)s caption: %(length)s of %(max)s characters") % values
         problems.append(Problem("too_long_caption", message))

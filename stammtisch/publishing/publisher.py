@@ -37,6 +37,7 @@ from django.db.models import F, Field, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from stammtisch.core import db
 from stammtisch.core.actions import Actor, audit
 from stammtisch.networks.base import MediaItem, Network, NetworkError, Outgoing, Remote
 from stammtisch.networks.models import Channel
@@ -69,6 +70,7 @@ WAITING_STATES = (State.SCHEDULED, State.RETRY_WAIT, State.UNKNOWN)
 _DELIVERIES = f'"{Delivery._meta.db_table}"'
 _ATTEMPTS = f'"{DeliveryAttempt._meta.db_table}"'
 _POSTS = f'"{Post._meta.db_table}"'
+_CHANNELS_TABLE = f'"{Channel._meta.db_table}"'
 
 
 def _marks(values: Any) -> str:
@@ -80,10 +82,19 @@ def _for_update() -> str:
 
 
 def _db_time(value: dt.datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+    return db.db_time(value)
 
 
 PENDING_STATES = (State.SCHEDULED, State.RETRY_WAIT)  # never sent: may still be cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A recorded call (a `DeliveryAttempt` row), as far as the publisher needs it."""
+
+    pk: int
+    delivery_id: int
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -178,12 +189,23 @@ def _claim_plain(
     if where is not None:
         subquery, subquery_params = Delivery.objects.filter(where).values("id").query.sql_with_params()
         narrow, narrow_params = f" AND id IN ({subquery})", list(subquery_params)
+    # The oldest due rows of each claimable state, each part read in the order of the claim index
+    # (state, due_at, id) and stopped at `limit`, then merged. One query with `claimable` read
+    # every due row and sorted them all, for every batch (a burst of N rows cost N squared).
+    parts: list[str] = []
+    params: list[Any] = []
+    for waiting_state in WAITING_STATES:
+        parts.append(f"state = %s AND due_at <= %s{narrow}")
+        params += [waiting_state, _db_time(now), *narrow_params, limit]
+    parts.append(f"state = %s AND lease_until < %s{narrow}")
+    params += [State.PUBLISHING, _db_time(wall), *narrow_params, limit]
+    union = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, state, due_at FROM {_DELIVERIES} WHERE {part} ORDER BY due_at, id LIMIT %s)"  # noqa: S608
+        for part in parts
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, state FROM {_DELIVERIES} WHERE {claimable_sql}{narrow} ORDER BY due_at, id LIMIT %s",  # noqa: S608
-            [*claimable_params, *narrow_params, limit],
-        )
-        candidates = [(int(pk), str(state)) for pk, state in cursor.fetchall()]
+        cursor.execute(f"{union} ORDER BY due_at, id LIMIT %s", [*params, limit])
+        candidates = [(int(pk), str(state)) for pk, state, _due_at in cursor.fetchall()]
         by_state: dict[str, list[int]] = defaultdict(list)
         for pk, state in candidates:
             by_state[state].append(pk)
@@ -348,16 +370,50 @@ def _never_sent(pks: list[int]) -> set[int]:
     return set(pks) - attempted
 
 
+_POST_FIELDS = ("id", "workspace_id", "status", "link", "first_comment")  # what publishing reads of a post
+_CHANNELS: dict[int, tuple[tuple[Any, ...], Channel]] = {}  # channel id -> (its row, the instance made of it)
+_CHANNELS_KEPT = 10_000
+
+
 def _load(pks: list[int]) -> dict[int, Delivery]:
-    """The claimed deliveries with their posts and channels, one query each: deliveries of one
-    post share its Post, of one channel its Channel (credentials decrypted once per batch)."""
-    deliveries = Delivery.objects.in_bulk(pks)
-    posts = Post.objects.in_bulk({delivery.post_id for delivery in deliveries.values()})
-    channels = Channel.objects.in_bulk({delivery.channel_id for delivery in deliveries.values()})
+    """The claimed deliveries with their posts and channels, a plain query each: deliveries of one
+    post share its Post (only the fields publishing reads; the rest load on first access), of one
+    channel its Channel. A channel whose row is unchanged since an earlier batch of this process
+    is the same instance (its credentials decrypted once); a changed row makes a new one."""
+    if not pks:
+        return {}
+    with connection.cursor() as cursor:
+        names, select = db.columns(Delivery)
+        cursor.execute(f"SELECT {select} FROM {_DELIVERIES} WHERE id IN ({_marks(pks)})", pks)  # noqa: S608
+        deliveries = {d.pk: d for d in db.instances(Delivery, names, cursor.fetchall())}
+        post_ids = sorted({delivery.post_id for delivery in deliveries.values()})
+        names, select = db.columns(Post, _POST_FIELDS)
+        cursor.execute(f"SELECT {select} FROM {_POSTS} WHERE id IN ({_marks(post_ids)})", post_ids)  # noqa: S608
+        posts = {post.pk: post for post in db.instances(Post, names, cursor.fetchall())}
+        channels = _channels(cursor, sorted({delivery.channel_id for delivery in deliveries.values()}))
     for delivery in deliveries.values():
         delivery.post = posts[delivery.post_id]
         delivery.channel = channels[delivery.channel_id]
     return deliveries
+
+
+def _channels(cursor: Any, pks: list[int]) -> dict[int, Channel]:
+    names, select = db.columns(Channel)
+    cursor.execute(f"SELECT {select} FROM {_CHANNELS_TABLE} WHERE id IN ({_marks(pks)})", pks)  # noqa: S608
+    found: dict[int, Channel] = {}
+    changed = []
+    for row in cursor.fetchall():
+        kept = _CHANNELS.get(row[0])
+        if kept is not None and kept[0] == row:
+            found[row[0]] = kept[1]
+        else:
+            changed.append(row)
+    if len(_CHANNELS) + len(changed) > _CHANNELS_KEPT:
+        _CHANNELS.clear()
+    for row, channel in zip(changed, db.instances(Channel, names, changed), strict=True):
+        _CHANNELS[row[0]] = (tuple(row), channel)
+        found[row[0]] = channel
+    return found
 
 
 def _defer(worker: str, deferred: list[tuple[Claim, dt.datetime]]) -> int:
@@ -400,10 +456,10 @@ def _publish_group(
     releases them). A call starts only while at least half of the lease is left, so no other
     worker can take a row over while its call may still be running. After a 429 the channel's
     other deliveries of the batch wait, unsent, until the time the network asked for."""
-    attempts: dict[int, DeliveryAttempt] = {}
+    attempts: dict[int, Attempt] = {}
     lease_until = timezone.now()
     outcomes: list[_Outcome] = []
-    not_called: list[DeliveryAttempt] = []
+    not_called: list[Attempt] = []
     for index, delivery in enumerate(deliveries):
         if should_stop() or (index > 0 and timezone.now() > lease_until - LEASE / 2):
             not_called += [attempts[d.pk] for d in deliveries[index:] if d.pk in attempts]
@@ -511,7 +567,7 @@ def _warn_if_late(delivery: Delivery, previous_state: str, now: dt.datetime) -> 
 
 def _start_attempts(
     deliveries: list[Delivery], worker: str, kind: str, now: dt.datetime
-) -> tuple[dict[int, DeliveryAttempt], dt.datetime]:
+) -> tuple[dict[int, Attempt], dt.datetime]:
     """Record an attempt for each delivery still leased to `worker`, before any call, and renew
     their lease so it covers the calls. Returns the attempts by delivery id (a delivery whose
     lease was lost meanwhile has none) and the new end of the lease."""
@@ -538,24 +594,22 @@ def _start_attempts(
             [value for pk in owned for value in (pk, kind, worker, started_at, "", "")],
         )
         created = cursor.fetchall()
-    attempts: dict[int, DeliveryAttempt] = {}
+    attempts: dict[int, Attempt] = {}
     for attempt_id, delivery_id in created:
         delivery = by_pk[int(delivery_id)]
         delivery.attempts += 1
-        attempts[delivery.pk] = DeliveryAttempt(
-            id=int(attempt_id), delivery=delivery, kind=kind, worker=worker, started_at=now
-        )
+        attempts[delivery.pk] = Attempt(int(attempt_id), delivery.pk, kind)
     return attempts, lease_until
 
 
-def _start_attempt(delivery: Delivery, worker: str, kind: str, now: dt.datetime) -> DeliveryAttempt | None:
+def _start_attempt(delivery: Delivery, worker: str, kind: str, now: dt.datetime) -> Attempt | None:
     """Record the attempt before the call, and renew the lease so it covers the whole call even
     for the last item of a long batch; None when the lease was lost meanwhile."""
     attempts, _lease_until = _start_attempts([delivery], worker, kind, now)
     return attempts.get(delivery.pk)
 
 
-def _unrecord(worker: str, attempts: list[DeliveryAttempt]) -> None:
+def _unrecord(worker: str, attempts: list[Attempt]) -> None:
     """Forget attempts recorded for calls that were never made (the worker stopped first)."""
     if not attempts:
         return
@@ -597,7 +651,7 @@ def _publish(delivery: Delivery, worker: str, connector: Network, now: dt.dateti
 def _call_publish(
     delivery: Delivery,
     connector: Network,
-    attempt: DeliveryAttempt,
+    attempt: Attempt,
     now: dt.datetime,
     media_items: tuple[MediaItem, ...] | None = None,
     short_of: dict[int, str] | None = None,
@@ -645,7 +699,7 @@ class _Outcome:
 
     delivery: Delivery
     state: str
-    attempt: DeliveryAttempt | None = None
+    attempt: Attempt | None = None
     outcome: str = ""
     error: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
@@ -655,7 +709,7 @@ class _Outcome:
     assisted: bool = False  # handed to a person (assisted network): they are notified once stored
 
 
-def _assisted_outcome(delivery: Delivery, connector: Network, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
+def _assisted_outcome(delivery: Delivery, connector: Network, attempt: Attempt, now: dt.datetime) -> _Outcome:
     """An assisted network has no API: the delivery waits in `retry_wait` until a person posts it
     and confirms it (networks/xing/actions.py `do_confirm_assisted`), or skips it. If nobody does,
     it comes due again after ASSISTED_WAIT and the reminder is repeated (until MAX_ATTEMPTS)."""
@@ -664,7 +718,7 @@ def _assisted_outcome(delivery: Delivery, connector: Network, attempt: DeliveryA
     return _Outcome(delivery, State.RETRY_WAIT, attempt, DeliveryAttempt.Outcome.RETRY, error, fields, assisted=True)
 
 
-def _published_outcome(delivery: Delivery, remote: Remote, attempt: DeliveryAttempt, now: dt.datetime) -> _Outcome:
+def _published_outcome(delivery: Delivery, remote: Remote, attempt: Attempt, now: dt.datetime) -> _Outcome:
     return _Outcome(
         delivery,
         State.PUBLISHED,
@@ -677,7 +731,7 @@ def _published_outcome(delivery: Delivery, remote: Remote, attempt: DeliveryAtte
 def _error_outcome(
     delivery: Delivery,
     exc: NetworkError,
-    attempt: DeliveryAttempt,
+    attempt: Attempt,
     now: dt.datetime,
     *,
     checking: bool = False,
@@ -704,7 +758,7 @@ def _after_error(
     delivery: Delivery,
     worker: str,
     exc: NetworkError,
-    attempt: DeliveryAttempt,
+    attempt: Attempt,
     now: dt.datetime,
     *,
     checking: bool = False,
@@ -712,7 +766,7 @@ def _after_error(
     return _store_one(worker, _error_outcome(delivery, exc, attempt, now, checking=checking), now)
 
 
-def _end_attempt(attempt: DeliveryAttempt, now: dt.datetime, *, outcome: str, error: str = "") -> None:
+def _end_attempt(attempt: Attempt | DeliveryAttempt, now: dt.datetime, *, outcome: str, error: str = "") -> None:
     DeliveryAttempt.objects.filter(pk=attempt.pk).update(finished_at=now, outcome=outcome, error=error[:500])
 
 
@@ -723,7 +777,7 @@ def _finish(
     state: str,
     now: dt.datetime | None = None,
     error: str = "",
-    attempt: DeliveryAttempt | None = None,
+    attempt: Attempt | None = None,
     outcome: str = "",
     **fields: Any,
 ) -> str:
@@ -805,6 +859,12 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
     return states
 
 
+def _prep(column: Field, value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _db_time(value)  # as DateTimeField.get_db_prep_value, faster
+    return column.get_db_prep_value(value, connection)
+
+
 def _outcome_statements(worker: str, outcomes: list[_Outcome]) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
     """One UPDATE per delivery, guarded by the lease, for `executemany` per set of fields
     (published, waiting again, failed): [(statement, [(delivery id, params), ...]), ...]. The
@@ -828,7 +888,7 @@ def _outcome_statements(worker: str, outcomes: list[_Outcome]) -> list[tuple[str
         rows = []
         for outcome in members:
             values = {"state": outcome.state, "last_error": outcome.error[:500], **outcome.fields}
-            params = [column.get_db_prep_value(values[column.name], connection) for column in columns]
+            params = [_prep(column, values[column.name]) for column in columns]
             rows.append((outcome.delivery.pk, [*params, outcome.delivery.pk, worker, State.PUBLISHING]))
         prepared.append((statement, rows))
     return prepared

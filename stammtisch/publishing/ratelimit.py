@@ -35,8 +35,8 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from stammtisch.core.db import db_time
 from stammtisch.networks.base import Network, RateLimit
 from stammtisch.publishing.models import RateBucket
 
@@ -193,14 +193,14 @@ def _read(key: str, limit: RateLimit, now: dt.datetime) -> _Row:
 
 def _to_datetime(value: object) -> dt.datetime:
     """PostgreSQL returns an aware datetime; SQLite the text Django stored (UTC, naive)."""
-    parsed = parse_datetime(value) if isinstance(value, str) else value
+    parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     assert isinstance(parsed, dt.datetime)
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
 
 
 def _swap(key: str, old: _Row, tokens: float, refilled_at: dt.datetime) -> bool:
     """The conditional UPDATE: only if nobody changed the bucket since we read `old`."""
-    after = RateBucket._meta.get_field("refilled_at").get_db_prep_value(refilled_at, connection)
+    after = db_time(refilled_at)
     statement = (
         f"UPDATE {_table()} SET tokens = %s, refilled_at = %s "  # noqa: S608 (the model's table)
         "WHERE key = %s AND tokens = %s AND refilled_at = %s"
@@ -266,9 +266,7 @@ def _take_many(wanted: dict[str, tuple[RateLimit, int]], now: dt.datetime) -> di
             count = min(want, math.floor(available)) if available >= 1 else 0
             if count > 0:
                 obtained[key] = count
-                after = RateBucket._meta.get_field("refilled_at").get_db_prep_value(
-                    max(now, row.refilled_at), connection
-                )
+                after = db_time(max(now, row.refilled_at))
                 updates.append((available - count, after, key))
         if updates:
             with connection.cursor() as cursor:

@@ -16,6 +16,14 @@ take it (the sqlite3 shell, a write outside `atomic`) is
 still kept out by SQLite's own lock, as before. A waiter gives up on the flock after the
 connection's timeout and goes on to SQLite's own lock and busy handler, so it never waits
 longer than it would have without this.
+
+Checkpoints (copying the write-ahead log back into the database file, with an fsync) happen
+after the writer lock is released: SQLite's own automatic checkpoint runs inside the COMMIT
+that crosses its threshold, so under the writer lock every other writer would wait for it too
+(milliseconds on a slow disk, every few hundred commits). A connection that committed under the
+lock runs a PASSIVE checkpoint (it never blocks writers) once CHECKPOINT_EVERY seconds have passed
+since its last one. SQLite's automatic checkpoint stays on as a safety net, at
+CHECKPOINT_FALLBACK_PAGES, for processes that write only outside transactions.
 """
 
 from __future__ import annotations
@@ -31,12 +39,21 @@ from django.db.backends.sqlite3 import base
 
 FIRST_PAUSE = 0.00002  # seconds
 LONGEST_PAUSE = 0.0005
+CHECKPOINT_EVERY = 0.5  # seconds between a connection's checkpoints while it commits
+CHECKPOINT_FALLBACK_PAGES = 10_000  # SQLite's automatic checkpoint (default 1,000 pages)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _writer_fd: int | None = None
     _writer_pid = 0  # the process that opened `_writer_fd` (a forked child shares it otherwise)
     _writer_held = False
+    _checkpointed_at = 0.0  # monotonic seconds of this connection's last checkpoint
+
+    def get_new_connection(self, conn_params: Any) -> Any:
+        conn = super().get_new_connection(conn_params)
+        if self._writer_path() is not None:
+            conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_FALLBACK_PAGES}")
+        return conn
 
     def _writer_path(self) -> str | None:
         name = str(self.settings_dict["NAME"])
@@ -72,6 +89,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._writer_held = False
             fcntl.flock(self._writer_fd, fcntl.LOCK_UN)
 
+    def _checkpoint(self) -> None:
+        """After a commit, with the writer lock released: a PASSIVE checkpoint, at most every
+        CHECKPOINT_EVERY seconds (see the module's docstring)."""
+        now = time.monotonic()
+        if now - self._checkpointed_at < CHECKPOINT_EVERY or self.connection is None:
+            return
+        self._checkpointed_at = now
+        self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def _start_transaction_under_autocommit(self) -> None:
         self._take_writer_lock()
         try:
@@ -81,10 +107,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
 
     def _commit(self) -> Any:
+        held = self._writer_held
         try:
             return super()._commit()  # type: ignore[misc]
         finally:
             self._drop_writer_lock()
+            if held:
+                self._checkpoint()
 
     def _rollback(self) -> Any:
         try:
@@ -129,6 +158,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     cursor.close()
         finally:
             self._drop_writer_lock()
+        self._checkpoint()
         return rows
 
 

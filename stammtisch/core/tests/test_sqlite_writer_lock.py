@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError
 
+from stammtisch.core.sqlite import base as sqlite_base
 from stammtisch.core.sqlite.base import DatabaseWrapper
 
 
@@ -160,3 +161,38 @@ def test_a_lock_held_too_long_is_given_up_for_sqlites_own(database: Path) -> Non
     os.close(stuck)
     db.close()
     assert names(database) == ["written anyway"]
+
+
+def test_the_log_is_copied_back_after_the_lock_is_released_at_most_every_so_often(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = wrapper(database)
+    with db.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == sqlite_base.CHECKPOINT_FALLBACK_PAGES  # SQLite's own: a safety net only
+    lock_free_at_checkpoint: list[bool] = []
+    checkpoint = DatabaseWrapper._checkpoint
+
+    def spy(self: DatabaseWrapper) -> None:
+        lock_free_at_checkpoint.append(lock_is_free(database))
+        checkpoint(self)
+
+    monkeypatch.setattr(DatabaseWrapper, "_checkpoint", spy)
+    size = database.stat().st_size
+    monkeypatch.setattr(sqlite_base, "CHECKPOINT_EVERY", 3600.0)
+    db._checkpointed_at = time.monotonic()  # one just happened: the next is an hour away
+    db.write_one("INSERT INTO item (name) VALUES (%s)", ["x" * 100_000])
+    assert database.stat().st_size == size  # in the log only
+
+    monkeypatch.setattr(sqlite_base, "CHECKPOINT_EVERY", 0.0)
+    begin(db)
+    with db.cursor() as cursor:
+        cursor.execute("INSERT INTO item (name) VALUES (%s)", ["y" * 100_000])
+    end(db)
+    assert database.stat().st_size > size + 150_000  # both rows copied into the database file
+    db.write_one("INSERT INTO item (name) VALUES (%s)", ["z"])
+
+    assert lock_free_at_checkpoint == [True, True, True]  # after each commit, never under the lock
+    db.close()
+    assert names(database) == ["x" * 100_000, "y" * 100_000, "z"]

@@ -33,7 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from stammtisch.core.db import write_one
+from stammtisch.core.db import db_time, write_one
 from stammtisch.networks.base import (
     Credentials,
     Cursor,
@@ -49,7 +49,7 @@ from stammtisch.networks.base import (
 )
 from stammtisch.networks.models import Channel
 from stammtisch.networks.rules import LABELS, RULES, Validation, validate
-from stammtisch.networks.sandbox import clock, faults, personas, simulation, texts
+from stammtisch.networks.sandbox import clock, faults, personas, simulation
 from stammtisch.networks.sandbox.models import (
     SandboxAccount,
     SandboxEvent,
@@ -171,7 +171,9 @@ class SandboxNetwork(Network):
     def _publish_quietly(self, channel: Channel, outgoing: Outgoing, idempotency_key: str) -> Remote:
         """`publish` without the audience simulation (settings.SANDBOX_REACTIONS off): one INSERT
         that checks the token in the same statement, as a network's API server would, and stores
-        the same row (features included) as `simulation.publish_post`."""
+        the same row as `simulation.publish_post`, except that the text's features (what the
+        simulation reads from a post) are left empty: they are worked out when first read
+        (`simulation.features_of`), as a network ranks a post after accepting it."""
         if channel.network != self.key:
             raise NetworkError(f"Not a Sandbox channel: {channel.network}", permanent=True)
         token = (channel.credentials or {}).get("token")
@@ -189,7 +191,7 @@ class SandboxNetwork(Network):
             "media_count": media,
             "media": json.dumps([_media_entry(item) for item in outgoing.media]),
             "idempotency_key": idempotency_key,
-            "features": _features(outgoing.text, outgoing.link, media),
+            "features": "{}",
             "published_at": published_at,
             "created_at": timezone.now(),
         }
@@ -391,13 +393,6 @@ def _media_entry(item: MediaItem) -> dict[str, str]:
     return {"url": item.url, "alt": item.alt_text, "type": item.content_type}
 
 
-@functools.lru_cache(maxsize=512)
-def _features(text: str, link: str, media_count: int) -> str:
-    """What the simulation reads from a post, as stored JSON; a post goes to several channels
-    with the same text, so this is computed once per text and process."""
-    return json.dumps(texts.analyse(text, link, media_count))
-
-
 @functools.lru_cache(maxsize=1024)
 def _feed_url(handle: str) -> str:
     """The account's feed; a post's page is `<feed>/<post id>/` (urls.py)."""
@@ -411,9 +406,8 @@ def _insert_post(values: dict[str, object], *, token_hash: str, handle: str) -> 
     """Insert our top-level post if the token is valid for the account `handle`; its id, or None
     for a missing, wrong or expired token (nothing stored). `values`: column name to value
     (datetimes as they are, JSON as text)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(value) if isinstance(value, dt.datetime) else value for value in values.values()]
-    wall = adapt(timezone.now())
+    params = [db_time(value) if isinstance(value, dt.datetime) else value for value in values.values()]
+    wall = db_time(timezone.now())
     rows = write_one(_insert_statement(tuple(values), connection.vendor), [*params, token_hash, handle, wall])
     return int(rows[0][0]) if rows else None
 

@@ -46,6 +46,7 @@ import random
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -275,6 +276,12 @@ class _Batch:
         return len(self.events)
 
 
+def features_of(features: dict[str, Any] | None, text: str, link: str, media_count: int) -> dict[str, Any]:
+    """A post's stored features, or, for a post stored without them (published while the audience
+    simulation was off: connector.py `_publish_quietly`), the analysis of its text."""
+    return features or texts.analyse(text, link, media_count)
+
+
 def _schedule_reactions(account: SandboxAccount, post: SandboxPost) -> int:
     """Precompute everything the audience will do with `post` over the next 72 hours."""
     start = post.published_at
@@ -489,16 +496,17 @@ def _simulate_day(account: SandboxAccount, start: dt.datetime, end: dt.datetime)
         ).aggregate(n=Sum("count"))["n"]
         or 0
     )
-    posts = list(
-        SandboxPost.objects.filter(
+    posts = [
+        features_of(*row)
+        for row in SandboxPost.objects.filter(
             account=account,
             author_persona__isnull=True,
             parent__isnull=True,
             deleted_at__isnull=True,
             published_at__gte=week_start,
             published_at__lt=start,
-        ).values_list("features", flat=True)
-    )
+        ).values_list("features", "text", "link", "media_count")
+    ]
     topics: Counter[str] = Counter(t for features in posts for t in features.get("topics", []))
     account_topics = [t for t, _ in topics.most_common(3)]
     languages = Counter(features.get("language", "de") for features in posts)

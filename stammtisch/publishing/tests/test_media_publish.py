@@ -121,7 +121,7 @@ def test_a_plain_sandbox_channel_takes_text_only_posts(cast):
     assert SandboxPost.objects.get(author_persona__isnull=True, parent__isnull=True).media == []
 
 
-def test_outgoing_media_reads_a_whole_batch_in_one_query(cast):
+def test_outgoing_media_reads_a_whole_batch_in_two_queries(cast):
     one, two, three = asset(cast, "1.jpg"), asset(cast, "2.jpg", (800, 1000)), asset(cast, "3.jpg", (1000, 500), "Drei")
     first = do_create_post(bob(cast), cast.workspace, text="A", channels=[], media=[two, one])
     second = do_create_post(bob(cast), cast.workspace, text="B", channels=[], media=[three])
@@ -129,8 +129,13 @@ def test_outgoing_media_reads_a_whole_batch_in_one_query(cast):
 
     with CaptureQueriesContext(connection) as queries:
         found = media.outgoing_media([first.pk, second.pk, empty.pk])
+    with CaptureQueriesContext(connection) as without_media:
+        assert media.outgoing_media([empty.pk]) == {}
 
-    assert len(queries.captured_queries) == 1
+    # Which posts have media, then their media; a batch without any stops after the first.
+    assert len(queries.captured_queries) == 2
+    assert len(without_media.captured_queries) == 1
+    assert empty.pk not in found
     assert [item.path for item in found[first.pk]] == [two.file.name, one.file.name]
     [item] = found[second.pk]
     assert (item.content_type, item.alt_text, item.width, item.height, item.size) == (

@@ -460,3 +460,59 @@ def test_a_taken_over_claim_with_a_recorded_attempt_is_still_checked_first(cast,
 
     assert [op for op, _key in fake_network.calls] == ["publish", "find_published"]
     assert delivery_of(post).state == State.PUBLISHED and fake_network.publishes() == 1
+
+
+def test_the_claim_takes_the_oldest_due_first_across_states_and_expired_leases(cast, channel, fake_network, frozen):
+    posts = [schedule(cast, [channel], text=f"Post {n}") for n in range(5)]
+    deliveries = [delivery_of(post) for post in posts]
+    minute = dt.timedelta(minutes=1)
+    # Oldest first: a retry (due 4 min ago), a lease that ran out (due 3 min ago), an unknown
+    # outcome (2 min ago), a plain scheduled one (1 min ago); the fifth is not due yet.
+    setups = [
+        (State.SCHEDULED, NOON - minute, "", None),
+        (State.UNKNOWN, NOON - 2 * minute, "", None),
+        (State.PUBLISHING, NOON - 3 * minute, "gone", NOON - minute),
+        (State.RETRY_WAIT, NOON - 4 * minute, "", None),
+        (State.SCHEDULED, NOON + minute, "", None),
+    ]
+    for delivery, (state, due_at, owner, lease_until) in zip(deliveries, setups, strict=True):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=state, due_at=due_at, lease_owner=owner, lease_until=lease_until
+        )
+
+    first = publisher.claim("w1", limit=2)
+    rest = publisher.claim("w1", limit=10)
+
+    assert [c.delivery_id for c in first] == [deliveries[3].pk, deliveries[2].pk]
+    assert [c.previous_state for c in first] == [State.RETRY_WAIT, State.PUBLISHING]
+    assert [c.delivery_id for c in rest] == [deliveries[1].pk, deliveries[0].pk]
+    assert delivery_of(posts[4]).state == State.SCHEDULED
+
+
+def test_a_batch_loads_what_the_orm_would_and_sees_a_channel_changed_since_the_last_batch(
+    cast, channel, fake_network, frozen
+):
+    post = schedule(cast, [channel])
+    delivery = delivery_of(post)
+
+    [loaded] = publisher._load([delivery.pk]).values()
+
+    fields = [f.attname for f in Delivery._meta.concrete_fields]
+    assert [getattr(loaded, name) for name in fields] == [getattr(delivery, name) for name in fields]
+    assert loaded.due_at == NOON and loaded.due_at.tzinfo is not None
+    assert (loaded.post.link, loaded.post.first_comment, loaded.post.workspace_id) == (
+        post.link,
+        post.first_comment,
+        post.workspace_id,
+    )
+    assert loaded.post.text == post.text  # not loaded with the batch: read on first use
+    assert loaded.channel.credentials == Channel.objects.get(pk=channel.pk).credentials
+    assert publisher._load([delivery.pk])[delivery.pk].channel is loaded.channel  # unchanged: the same one
+
+    assert publisher.run_once("w1") == 1
+    # Another process marks the channel for reconnection: the next batch knows.
+    Channel.objects.filter(pk=channel.pk).update(health=Channel.Health.NEEDS_RECONNECT)
+    later = schedule(cast, [channel], text="Noch ein Post")
+    assert publisher.run_once("w1") == 1
+    assert delivery_of(later).state == State.FAILED
+    assert fake_network.publishes() == 1

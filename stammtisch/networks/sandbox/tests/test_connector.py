@@ -9,7 +9,7 @@ import pytest
 from stammtisch.networks.base import MediaItem, NetworkError, Outgoing, Remote
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import get_network
-from stammtisch.networks.sandbox import clock, connector
+from stammtisch.networks.sandbox import clock, connector, simulation, texts
 from stammtisch.networks.sandbox.connector import SandboxNetwork
 from stammtisch.networks.sandbox.models import SandboxAccount, SandboxEvent, SandboxPost
 from stammtisch.networks.sandbox.tests.conftest import START
@@ -248,3 +248,18 @@ def test_it_refreshes_credentials_and_retires_the_old_token(network, channel, ti
 def test_it_is_reached_through_the_channel(channel) -> None:
     assert isinstance(channel.connector, SandboxNetwork)
     assert SandboxAccount.objects.get(handle=channel.handle).remote_id == channel.remote_account_id
+
+
+def test_without_the_audience_simulation_a_post_is_analysed_when_first_read(network, channel, settings) -> None:
+    settings.SANDBOX_REACTIONS = False
+    remote = publish(network, channel, START + dt.timedelta(hours=10), "key-quiet")
+
+    post = post_of(remote)
+    assert post.text == TEXT and post.idempotency_key == "key-quiet"
+    assert post.features == {}  # not worked out while publishing
+    assert not SandboxEvent.objects.filter(post=post).exists()
+    features = simulation.features_of(post.features, post.text, post.link, post.media_count)
+    assert features == texts.analyse(TEXT)
+    assert features["language"] == "de" and "baking" in features["topics"]
+    stored = {"topics": ["coffee"], "language": "en"}
+    assert simulation.features_of(stored, post.text, post.link, post.media_count) is stored
