@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stammtisch.analytics.models import MetricCheck
-from stammtisch.core.db import db_time
+from stammtisch.core.db import db_time, plain_cursor
 from stammtisch.networks.models import Channel
 from stammtisch.networks.registry import UnknownNetwork, enabled_keys, get_network
 from stammtisch.publishing.models import Delivery
@@ -148,7 +148,7 @@ def schedule_published(deliveries: Iterable[Delivery]) -> int:
             f"VALUES (%s, %s, %s, %s, %s, %s, '{CheckState.PENDING}', '', 0, '') ON CONFLICT DO NOTHING"
         )
         # One transaction: outside one, SQLite would commit each row on its own.
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), plain_cursor() as cursor:
             cursor.executemany(statement, rows)
     return count
 

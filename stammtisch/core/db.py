@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -20,6 +21,75 @@ Converter = Callable[[Any, Any, Any], Any]
 Converters = tuple[tuple[int, Any, tuple[Converter, ...]], ...]
 
 
+class PlainCursor:
+    """The driver's own cursor on Django's connection, in Django's current transaction (if any),
+    for statements written with `%s` placeholders and values already as the driver takes them
+    (`db_time`). On PostgreSQL it binds on the server and prepares what it runs (the statement's
+    text stays the same, the values travel apart: PostgreSQL plans it once per connection
+    instead of on every call, which cost more than running it); on SQLite it skips Django's
+    cursor wrapper. Lists of values go in with `any_of`. Django does not log these statements
+    (`CaptureQueriesContext` does not see them)."""
+
+    def __init__(self, cursor: Any, postgresql: bool) -> None:
+        self.cursor = cursor
+        self.postgresql = postgresql
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> PlainCursor:
+        if self.postgresql:
+            self.cursor.execute(statement, params, prepare=True)
+        else:
+            self.cursor.execute(_qmark(statement), params)
+        return self
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(statement if self.postgresql else _qmark(statement), rows)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self.cursor.fetchall())
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self.cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.cursor.rowcount)
+
+
+@contextmanager
+def plain_cursor() -> Iterator[PlainCursor]:
+    """A `PlainCursor`; database errors come out as Django's (IntegrityError, ...)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            cursor = psycopg.Cursor(connection.connection)
+        else:
+            cursor = connection.connection.cursor()
+        try:
+            yield PlainCursor(cursor, connection.vendor == "postgresql")
+        finally:
+            cursor.close()
+
+
+def any_of(column: str, values: Iterable[Any], kind: str = "bigint") -> tuple[str, list[Any]]:
+    """`column` is one of `values`, for a `PlainCursor`: (SQL, its parameters). PostgreSQL gets
+    one array (`= ANY(%s::bigint[])`), so the statement's text does not change with the number of
+    values; SQLite a list of placeholders. `kind`: the array's element type (PostgreSQL)."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::{kind}[])", [values]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+@functools.lru_cache(maxsize=256)
+def _qmark(statement: str) -> str:
+    """`%s` placeholders as the sqlite3 driver's `?` (our own statements: no literal `%` or `?`)."""
+    assert "%%" not in statement and "?" not in statement, statement
+    return statement.replace("%s", "?")
+
+
 def write_one(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run one write statement (`%s` placeholders) as a transaction of its own (or inside the
     caller's) and return the rows it RETURNs. On SQLite through the driver under the writer lock
@@ -27,9 +97,8 @@ def write_one(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if connection.vendor == "sqlite" and hasattr(connection, "write_one"):
         rows: list[tuple[Any, ...]] = connection.write_one(statement, params)
         return rows
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return list(cursor.fetchall())
+    with plain_cursor() as cursor:
+        return cursor.execute(statement, params).fetchall()
 
 
 @functools.cache

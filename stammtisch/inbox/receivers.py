@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 from django.dispatch import receiver
 
+from stammtisch.core.db import plain_cursor
 from stammtisch.inbox import sync
 from stammtisch.inbox.models import Conversation
 from stammtisch.networks import signals as network_signals
@@ -30,13 +31,24 @@ def on_deliveries_published(sender: Any, deliveries: list[Delivery], **kwargs: A
     if not by_key:
         return
     table = connection.ops.quote_name(Conversation._meta.db_table)
-    pairs = " OR ".join(["(channel_id = %s AND root_remote_id = %s)"] * len(by_key))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, channel_id, root_remote_id FROM {table} "  # noqa: S608 (the model's table)
-            f"WHERE kind = %s AND delivery_id IS NULL AND ({pairs})",
-            [Conversation.Kind.COMMENTS, *(value for pair in by_key for value in pair)],
-        )
+    channels = [channel_id for channel_id, _remote_id in by_key]
+    roots = [remote_id for _channel_id, remote_id in by_key]
+    with plain_cursor() as cursor:
+        if cursor.postgresql:  # the pairs as two arrays: one statement whatever their number
+            cursor.execute(
+                f"SELECT c.id, c.channel_id, c.root_remote_id FROM {table} c "  # noqa: S608 (the model's table)
+                "JOIN unnest(%s::bigint[], %s::text[]) AS k (channel_id, root) "
+                "ON c.channel_id = k.channel_id AND c.root_remote_id = k.root "
+                "WHERE c.kind = %s AND c.delivery_id IS NULL",
+                [channels, roots, Conversation.Kind.COMMENTS],
+            )
+        else:
+            pairs = " OR ".join(["(channel_id = %s AND root_remote_id = %s)"] * len(by_key))
+            cursor.execute(
+                f"SELECT id, channel_id, root_remote_id FROM {table} "  # noqa: S608 (the model's table)
+                f"WHERE kind = %s AND delivery_id IS NULL AND ({pairs})",
+                [Conversation.Kind.COMMENTS, *(value for pair in by_key for value in pair)],
+            )
         waiting = cursor.fetchall()
     for pk, channel_id, root in waiting:
         if (channel_id, root) in by_key:

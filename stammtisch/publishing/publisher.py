@@ -151,81 +151,96 @@ def claim(
     """Claim up to `limit` due deliveries for `worker`, oldest due first, in one short transaction.
     `where` narrows the claim (the demo publishes only its own workspace's posts).
 
-    PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, then one UPDATE; concurrent workers skip each
-    other's rows. SQLite: one conditional UPDATE per previous state (`WHERE id IN (...) AND
-    state=? AND <still claimable>`); when it changed fewer rows than selected, the rows it won are
-    looked up by their new lease. SQLite runs one writer at a time (IMMEDIATE transactions), so
-    that fallback is a safety net, not a path taken under load.
+    The candidates are the oldest due rows of each claimable state (`claimable`), each state read
+    in the order of the claim index (state, due_at, id) and stopped at `limit`, then merged: one
+    query with all of `claimable` read every due row and sorted them all, for every batch (a
+    burst of N rows cost N squared).
+
+    PostgreSQL: each state's rows `FOR UPDATE SKIP LOCKED` (concurrent workers skip each other's
+    rows), then one UPDATE of the oldest. SQLite: one conditional UPDATE per previous state
+    (`WHERE id IN (...) AND state=? AND <still claimable>`); when it changed fewer rows than
+    selected, the rows it won are looked up by their new lease. SQLite runs one writer at a time
+    (IMMEDIATE transactions), so that fallback is a safety net, not a path taken under load.
     """
     now = _now(now)
     wall = timezone.now()
     lease_until = wall + LEASE
-    lease = {"state": State.PUBLISHING, "lease_owner": worker, "lease_until": lease_until}
-    due = claimable(now, wall)
-    if where is not None:
-        due &= where
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            rows = list(
-                Delivery.objects.select_for_update(skip_locked=True)
-                .filter(due)
-                .order_by("due_at", "id")
-                .values_list("id", "state")[:limit]
-            )
-            Delivery.objects.filter(pk__in=[pk for pk, _state in rows]).update(**lease)
-            return [Claim(pk, state) for pk, state in rows]
-        return _claim_plain(worker, now, wall, lease_until, limit, where)
-
-
-def _claim_plain(
-    worker: str, now: dt.datetime, wall: dt.datetime, lease_until: dt.datetime, limit: int, where: Q | None
-) -> list[Claim]:
-    """`claim` on SQLite in plain SQL (inside its transaction): the rows of `claimable`, narrowed
-    by `where` (as a subquery)."""
-    waiting = _marks(WAITING_STATES)
-    claimable_sql = f"((state IN ({waiting}) AND due_at <= %s) OR (state = %s AND lease_until < %s))"
-    claimable_params = [*WAITING_STATES, _db_time(now), State.PUBLISHING, _db_time(wall)]
     narrow, narrow_params = "", []
     if where is not None:
         subquery, subquery_params = Delivery.objects.filter(where).values("id").query.sql_with_params()
         narrow, narrow_params = f" AND id IN ({subquery})", list(subquery_params)
-    # The oldest due rows of each claimable state, each part read in the order of the claim index
-    # (state, due_at, id) and stopped at `limit`, then merged. One query with `claimable` read
-    # every due row and sorted them all, for every batch (a burst of N rows cost N squared).
-    parts: list[str] = []
-    params: list[Any] = []
-    for waiting_state in WAITING_STATES:
-        parts.append(f"state = %s AND due_at <= %s{narrow}")
-        params += [waiting_state, _db_time(now), *narrow_params, limit]
-    parts.append(f"state = %s AND lease_until < %s{narrow}")
-    params += [State.PUBLISHING, _db_time(wall), *narrow_params, limit]
+    parts: list[tuple[str, list[Any]]] = [
+        (f"state = %s AND due_at <= %s{narrow}", [state, _db_time(now), *narrow_params]) for state in WAITING_STATES
+    ]
+    parts.append((f"state = %s AND lease_until < %s{narrow}", [State.PUBLISHING, _db_time(wall), *narrow_params]))
+    with transaction.atomic(), db.plain_cursor() as cursor:
+        if connection.features.has_select_for_update_skip_locked:
+            return _claim_skip_locked(cursor, worker, parts, lease_until, limit)
+        return _claim_plain(cursor, worker, now, wall, lease_until, limit, parts)
+
+
+def _claim_skip_locked(
+    cursor: db.PlainCursor, worker: str, parts: list[tuple[str, list[Any]]], lease_until: dt.datetime, limit: int
+) -> list[Claim]:
+    """`claim` on PostgreSQL (inside its transaction). Rows locked here but not taken (beyond
+    `limit` once the states are merged) are free again at the commit, a moment later."""
+    candidates: list[tuple[Any, int, str]] = []
+    for part, params in parts:
+        cursor.execute(
+            f"SELECT due_at, id, state FROM {_DELIVERIES} WHERE {part} "  # noqa: S608
+            "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [*params, limit],
+        )
+        candidates += [(due_at, int(pk), str(state)) for due_at, pk, state in cursor.fetchall()]
+    chosen = sorted(candidates)[:limit]
+    if chosen:
+        in_chosen, ids = db.any_of("id", [pk for _due, pk, _state in chosen])
+        cursor.execute(
+            f"UPDATE {_DELIVERIES} SET state = %s, lease_owner = %s, lease_until = %s WHERE {in_chosen}",  # noqa: S608
+            [State.PUBLISHING, worker, _db_time(lease_until), *ids],
+        )
+    return [Claim(pk, state) for _due, pk, state in chosen]
+
+
+def _claim_plain(
+    cursor: db.PlainCursor,
+    worker: str,
+    now: dt.datetime,
+    wall: dt.datetime,
+    lease_until: dt.datetime,
+    limit: int,
+    parts: list[tuple[str, list[Any]]],
+) -> list[Claim]:
+    """`claim` on SQLite (inside its transaction): the parts in one UNION ALL query."""
     union = " UNION ALL ".join(
         f"SELECT * FROM (SELECT id, state, due_at FROM {_DELIVERIES} WHERE {part} ORDER BY due_at, id LIMIT %s)"  # noqa: S608
-        for part in parts
+        for part, _params in parts
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"{union} ORDER BY due_at, id LIMIT %s", [*params, limit])
-        candidates = [(int(pk), str(state)) for pk, state, _due_at in cursor.fetchall()]
-        by_state: dict[str, list[int]] = defaultdict(list)
-        for pk, state in candidates:
-            by_state[state].append(pk)
-        won: set[int] = set()
-        lease = [State.PUBLISHING, worker, _db_time(lease_until)]
-        for state, pks in by_state.items():
+    cursor.execute(f"{union} ORDER BY due_at, id LIMIT %s", [v for _p, ps in parts for v in (*ps, limit)] + [limit])
+    candidates = [(int(pk), str(state)) for pk, state, _due_at in cursor.fetchall()]
+    by_state: dict[str, list[int]] = defaultdict(list)
+    for pk, state in candidates:
+        by_state[state].append(pk)
+    waiting = _marks(WAITING_STATES)
+    claimable_sql = f"((state IN ({waiting}) AND due_at <= %s) OR (state = %s AND lease_until < %s))"
+    claimable_params = [*WAITING_STATES, _db_time(now), State.PUBLISHING, _db_time(wall)]
+    won: set[int] = set()
+    lease = [State.PUBLISHING, worker, _db_time(lease_until)]
+    for state, pks in by_state.items():
+        cursor.execute(
+            f"UPDATE {_DELIVERIES} SET state = %s, lease_owner = %s, lease_until = %s "  # noqa: S608
+            f"WHERE id IN ({_marks(pks)}) AND state = %s AND {claimable_sql}",
+            [*lease, *pks, state, *claimable_params],
+        )
+        if cursor.rowcount == len(pks):
+            won.update(pks)
+        else:
             cursor.execute(
-                f"UPDATE {_DELIVERIES} SET state = %s, lease_owner = %s, lease_until = %s "  # noqa: S608
-                f"WHERE id IN ({_marks(pks)}) AND state = %s AND {claimable_sql}",
-                [*lease, *pks, state, *claimable_params],
+                f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) "  # noqa: S608
+                "AND lease_owner = %s AND lease_until = %s",
+                [*pks, worker, _db_time(lease_until)],
             )
-            if cursor.rowcount == len(pks):
-                won.update(pks)
-            else:
-                cursor.execute(
-                    f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) "  # noqa: S608
-                    "AND lease_owner = %s AND lease_until = %s",
-                    [*pks, worker, _db_time(lease_until)],
-                )
-                won.update(int(row[0]) for row in cursor.fetchall())
+            won.update(int(row[0]) for row in cursor.fetchall())
     return [Claim(pk, state) for pk, state in candidates if pk in won]
 
 
@@ -382,13 +397,14 @@ def _load(pks: list[int]) -> dict[int, Delivery]:
     is the same instance (its credentials decrypted once); a changed row makes a new one."""
     if not pks:
         return {}
-    with connection.cursor() as cursor:
+    with db.plain_cursor() as cursor:
         names, select = db.columns(Delivery)
-        cursor.execute(f"SELECT {select} FROM {_DELIVERIES} WHERE id IN ({_marks(pks)})", pks)  # noqa: S608
+        in_pks, params = db.any_of("id", pks)
+        cursor.execute(f"SELECT {select} FROM {_DELIVERIES} WHERE {in_pks}", params)  # noqa: S608
         deliveries = {d.pk: d for d in db.instances(Delivery, names, cursor.fetchall())}
-        post_ids = sorted({delivery.post_id for delivery in deliveries.values()})
         names, select = db.columns(Post, _POST_FIELDS)
-        cursor.execute(f"SELECT {select} FROM {_POSTS} WHERE id IN ({_marks(post_ids)})", post_ids)  # noqa: S608
+        in_posts, params = db.any_of("id", sorted({delivery.post_id for delivery in deliveries.values()}))
+        cursor.execute(f"SELECT {select} FROM {_POSTS} WHERE {in_posts}", params)  # noqa: S608
         posts = {post.pk: post for post in db.instances(Post, names, cursor.fetchall())}
         channels = _channels(cursor, sorted({delivery.channel_id for delivery in deliveries.values()}))
     for delivery in deliveries.values():
@@ -397,9 +413,10 @@ def _load(pks: list[int]) -> dict[int, Delivery]:
     return deliveries
 
 
-def _channels(cursor: Any, pks: list[int]) -> dict[int, Channel]:
+def _channels(cursor: db.PlainCursor, pks: list[int]) -> dict[int, Channel]:
     names, select = db.columns(Channel)
-    cursor.execute(f"SELECT {select} FROM {_CHANNELS_TABLE} WHERE id IN ({_marks(pks)})", pks)  # noqa: S608
+    in_pks, params = db.any_of("id", pks)
+    cursor.execute(f"SELECT {select} FROM {_CHANNELS_TABLE} WHERE {in_pks}", params)  # noqa: S608
     found: dict[int, Channel] = {}
     changed = []
     for row in cursor.fetchall():
@@ -574,25 +591,34 @@ def _start_attempts(
     lease_until = timezone.now() + LEASE
     by_pk = {delivery.pk: delivery for delivery in deliveries}
     pks = list(by_pk)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), db.plain_cursor() as cursor:
+        in_pks, params = db.any_of("id", pks)
         cursor.execute(
-            f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) AND lease_owner = %s AND state = %s "  # noqa: S608
+            f"SELECT id FROM {_DELIVERIES} WHERE {in_pks} AND lease_owner = %s AND state = %s "  # noqa: S608
             f"ORDER BY id{_for_update()}",
-            [*pks, worker, State.PUBLISHING],
+            [*params, worker, State.PUBLISHING],
         )
         owned = [int(row[0]) for row in cursor.fetchall()]
         if not owned:
             return {}, lease_until
+        in_owned, params = db.any_of("id", owned)
         cursor.execute(
-            f"UPDATE {_DELIVERIES} SET attempts = attempts + 1, lease_until = %s WHERE id IN ({_marks(owned)})",  # noqa: S608
-            [_db_time(lease_until), *owned],
+            f"UPDATE {_DELIVERIES} SET attempts = attempts + 1, lease_until = %s WHERE {in_owned}",  # noqa: S608
+            [_db_time(lease_until), *params],
         )
         started_at = _db_time(now)
-        cursor.execute(
-            f"INSERT INTO {_ATTEMPTS} (delivery_id, kind, worker, started_at, outcome, error) "  # noqa: S608
-            f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(owned))} RETURNING id, delivery_id",
-            [value for pk in owned for value in (pk, kind, worker, started_at, "", "")],
-        )
+        columns = f"INSERT INTO {_ATTEMPTS} (delivery_id, kind, worker, started_at, outcome, error)"
+        if cursor.postgresql:  # one statement whatever the number of rows (prepared once)
+            cursor.execute(
+                f"{columns} SELECT d, %s::text, %s::text, %s::timestamptz, '', '' "  # noqa: S608
+                "FROM unnest(%s::bigint[]) AS d RETURNING id, delivery_id",
+                [kind, worker, started_at, owned],
+            )
+        else:
+            cursor.execute(
+                f"{columns} VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(owned))} RETURNING id, delivery_id",
+                [value for pk in owned for value in (pk, kind, worker, started_at, "", "")],
+            )
         created = cursor.fetchall()
     attempts: dict[int, Attempt] = {}
     for attempt_id, delivery_id in created:
@@ -808,16 +834,14 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
         if outcome.attempt is not None:
             ended[(outcome.outcome, outcome.error[:500])].append(outcome.attempt.pk)
     pks = list(by_pk)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, status FROM {_POSTS} WHERE id IN ({_marks(post_ids)}) ORDER BY id{_for_update()}",  # noqa: S608
-            post_ids,
-        )
+    with transaction.atomic(), db.plain_cursor() as cursor:
+        in_posts, params = db.any_of("id", post_ids)
+        cursor.execute(f"SELECT id, status FROM {_POSTS} WHERE {in_posts} ORDER BY id{_for_update()}", params)  # noqa: S608
         statuses = {int(pk): str(status) for pk, status in cursor.fetchall()}
+        in_pks, params = db.any_of("id", pks)
         cursor.execute(
-            f"SELECT id FROM {_DELIVERIES} WHERE id IN ({_marks(pks)}) AND lease_owner = %s AND state = %s"  # noqa: S608
-            f"{_for_update()}",
-            [*pks, worker, State.PUBLISHING],
+            f"SELECT id FROM {_DELIVERIES} WHERE {in_pks} AND lease_owner = %s AND state = %s{_for_update()}",  # noqa: S608
+            [*params, worker, State.PUBLISHING],
         )
         owned = {int(row[0]) for row in cursor.fetchall()}
         for statement, rows in prepared:
@@ -826,10 +850,10 @@ def _store(worker: str, outcomes: list[_Outcome], now: dt.datetime) -> list[str]
                 cursor.executemany(statement, mine)
         finished_at = _db_time(now)
         for (result, error), attempt_pks in ended.items():
+            in_attempts, params = db.any_of("id", attempt_pks)
             cursor.execute(
-                f"UPDATE {_ATTEMPTS} SET finished_at = %s, outcome = %s, error = %s "  # noqa: S608
-                f"WHERE id IN ({_marks(attempt_pks)})",
-                [finished_at, result, error, *attempt_pks],
+                f"UPDATE {_ATTEMPTS} SET finished_at = %s, outcome = %s, error = %s WHERE {in_attempts}",  # noqa: S608
+                [finished_at, result, error, *params],
             )
         refresh_post_statuses(post_ids, current=statuses)
     states = []
@@ -1101,13 +1125,11 @@ def refresh_post_statuses(post_ids: list[int], *, current: dict[int, str] | None
         current = dict(Post.objects.filter(pk__in=post_ids).values_list("pk", "status"))
     deliveries: dict[int, list[tuple[str, dt.datetime | None]]] = defaultdict(list)
     if post_ids:
-        with connection.cursor() as cursor:
+        with db.plain_cursor() as cursor:
             # Plain SQL: it runs inside every outcome transaction. Only whether `due_at` is set
             # matters for the status, so it is not converted.
-            cursor.execute(
-                f"SELECT post_id, state, due_at FROM {_DELIVERIES} WHERE post_id IN ({_marks(post_ids)})",  # noqa: S608
-                post_ids,
-            )
+            in_posts, params = db.any_of("post_id", post_ids)
+            cursor.execute(f"SELECT post_id, state, due_at FROM {_DELIVERIES} WHERE {in_posts}", params)  # noqa: S608
             for post_id, state, due_at in cursor.fetchall():
                 deliveries[int(post_id)].append((str(state), due_at))
     statuses = {post_id: _held_or_derived(current.get(post_id), deliveries[post_id]) for post_id in post_ids}
@@ -1115,12 +1137,14 @@ def refresh_post_statuses(post_ids: list[int], *, current: dict[int, str] | None
     for post_id, status in statuses.items():
         if current.get(post_id) != status:
             changed[status].append(post_id)
-    for status, pks in changed.items():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_POSTS} SET status = %s, updated_at = %s WHERE id IN ({_marks(pks)})",  # noqa: S608
-                [status, _db_time(timezone.now()), *pks],
-            )
+    if changed:
+        with db.plain_cursor() as cursor:
+            for status, pks in changed.items():
+                in_pks, params = db.any_of("id", pks)
+                cursor.execute(
+                    f"UPDATE {_POSTS} SET status = %s, updated_at = %s WHERE {in_pks}",  # noqa: S608
+                    [status, _db_time(timezone.now()), *params],
+                )
     return statuses
 
 

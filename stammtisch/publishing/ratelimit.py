@@ -36,7 +36,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from stammtisch.core.db import db_time
+from stammtisch.core.db import any_of, db_time, plain_cursor
 from stammtisch.networks.base import Network, RateLimit
 from stammtisch.publishing.models import RateBucket
 
@@ -233,13 +233,13 @@ def _take_many(wanted: dict[str, tuple[RateLimit, int]], now: dt.datetime) -> di
     if not wanted:
         return {}
     keys = sorted(wanted)
-    placeholders = ", ".join(["%s"] * len(keys))
+    in_keys, params = any_of("key", keys, "text")
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    select = f"SELECT key, tokens, refilled_at FROM {_table()} WHERE key IN ({placeholders}) ORDER BY key{lock}"  # noqa: S608
+    select = f"SELECT key, tokens, refilled_at FROM {_table()} WHERE {in_keys} ORDER BY key{lock}"  # noqa: S608
     obtained: dict[str, int] = {}
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(select, keys)
+        with plain_cursor() as cursor:
+            cursor.execute(select, params)
             rows = {
                 key: _Row(float(tokens), _to_datetime(refilled), (tokens, refilled))
                 for key, tokens, refilled in cursor.fetchall()
@@ -250,8 +250,8 @@ def _take_many(wanted: dict[str, tuple[RateLimit, int]], now: dt.datetime) -> di
                 [RateBucket(key=key, tokens=wanted[key][0].requests, refilled_at=now) for key in missing],
                 ignore_conflicts=True,
             )
-            with connection.cursor() as cursor:
-                cursor.execute(select, keys)
+            with plain_cursor() as cursor:
+                cursor.execute(select, params)
                 rows = {
                     key: _Row(float(tokens), _to_datetime(refilled), (tokens, refilled))
                     for key, tokens, refilled in cursor.fetchall()
@@ -269,7 +269,7 @@ def _take_many(wanted: dict[str, tuple[RateLimit, int]], now: dt.datetime) -> di
                 after = db_time(max(now, row.refilled_at))
                 updates.append((available - count, after, key))
         if updates:
-            with connection.cursor() as cursor:
+            with plain_cursor() as cursor:
                 cursor.executemany(f"UPDATE {_table()} SET tokens = %s, refilled_at = %s WHERE key = %s", updates)  # noqa: S608
     return obtained
 
