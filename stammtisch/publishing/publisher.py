@@ -290,7 +290,7 @@ def run_once(
     processed = 0
     for _batch in range(max_batches):
         claims = claim(worker, now=now, limit=limit, where=where)
-        done = process_batch(claims, worker, now=now, should_stop=should_stop)
+        done = process_batch(claims, worker, now=now, should_stop=should_stop, backlog=len(claims) >= limit)
         processed += done
         if done < len(claims) or len(claims) < limit or should_stop():
             break
@@ -307,9 +307,11 @@ def process_batch(
     *,
     now: dt.datetime | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    backlog: bool = False,
 ) -> int:
     """Process claimed deliveries; returns how many were processed (the rest were released,
-    because `should_stop()` turned true or the lease ran short).
+    because `should_stop()` turned true or the lease ran short). `backlog`: more batches are due
+    right after this one, so the rate-limit reservations may take tokens ahead (`Limiter.reserve`).
 
     First publishes (a `scheduled` or `retry_wait` row on a healthy channel) go in groups of
     CALLS_PER_TRANSACTION: one transaction records the attempts of the group before any call,
@@ -348,7 +350,7 @@ def process_batch(
     for item in direct:
         delivery = loaded[item.delivery_id]
         needs += ratelimit.buckets(delivery.channel_id, cast(Network, connectors[delivery.channel.network]))
-    LIMITER.reserve(needs, wall)
+    LIMITER.reserve(needs, wall, ahead=backlog)
     for item in direct:
         delivery = loaded[item.delivery_id]
         connector = connectors[delivery.channel.network]

@@ -12,8 +12,9 @@ refilled_at = <read>`; when another worker changed the row first, it reads again
 the same on SQLite and PostgreSQL and holds no lock across anything else.
 
 So that the hot path does not write to the database for every call, a worker reserves several
-tokens at once (what its batch needs, at most a tenth of the bucket and RESERVE_MAX) and keeps
-them for RESERVE_SECONDS.
+tokens at once (what its batch needs, at most a tenth of the bucket and RESERVE_MAX; with a
+backlog of due deliveries, a tenth of the bucket whatever the batch needs) and keeps them for
+RESERVE_SECONDS.
 Unused tokens go back to the bucket when the reservation runs out; a worker that dies holding
 some simply loses them (the bucket refills at its rate). Reservations cost accuracy only in the
 safe direction, with one exception, bounded: after a 429, other workers may still spend the
@@ -117,10 +118,13 @@ class Limiter:
             self.reserved[key].tokens += 1
         return later
 
-    def reserve(self, needs: Iterable[Bucket], now: dt.datetime) -> None:
+    def reserve(self, needs: Iterable[Bucket], now: dt.datetime, *, ahead: bool = False) -> None:
         """Plan a batch (see `plan`) and top up this worker's reservations for every bucket it
         needs in one transaction, so the batch's `take` calls find their tokens here and do not
-        write to the database once per call (a batch across 100 channels needs 100 buckets)."""
+        write to the database once per call (a batch across 100 channels needs 100 buckets).
+        `ahead` (a backlog: more batches follow at once): a bucket that is short gets a whole
+        reservation (`reserve_size`), not just what this batch needs, so the next batches find
+        their tokens here too instead of writing to every bucket again."""
         self.plan(needs)
         limits = dict(needs)
         short: dict[str, tuple[RateLimit, int]] = {}
@@ -128,7 +132,8 @@ class Limiter:
             limit = limits[key]
             have = self._reservation(key, limit, now).tokens
             if have < count:
-                short[key] = (limit, min(reserve_size(limit), count - have))
+                size = reserve_size(limit)
+                short[key] = (limit, size if ahead else min(size, count - have))
         for key, obtained in _take_many(short, now).items():
             self.reserved[key].tokens += obtained
 

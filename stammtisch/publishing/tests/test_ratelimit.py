@@ -117,6 +117,34 @@ def test_a_batch_reserves_every_bucket_it_needs_in_one_go(
     assert RateBucket.objects.get(key=f"network:{network.key}:60s").tokens == 995
 
 
+def test_with_a_backlog_a_batch_reserves_ahead_for_the_next_batches(
+    channel, second_channel, monkeypatch, django_assert_max_num_queries
+):
+    limit_fake(monkeypatch, RateLimit("channel", 100, 60.0), RateLimit("network", 1000, 60.0))
+    network = FakeNetwork()
+    first, second = ratelimit.buckets(channel.pk, network), ratelimit.buckets(second_channel.pk, network)
+    worker = ratelimit.Limiter()
+    worker.reserve(first + second, NOON, ahead=True)
+    keys = dict(RateBucket.objects.values_list("key", "tokens"))
+    # A tenth of each bucket, not the one token per bucket this batch needs.
+    assert keys == {
+        f"channel:{channel.pk}:60s": 90,
+        f"channel:{second_channel.pk}:60s": 90,
+        f"network:{network.key}:60s": 900,
+    }
+    # The next batches of the backlog take their tokens without touching the database, ...
+    with django_assert_max_num_queries(0):
+        for _batch in range(10):
+            worker.reserve(first + second, NOON, ahead=True)
+            assert worker.take(first, NOON) is None
+            assert worker.take(second, NOON) is None
+    # ... until a reservation runs dry; what is left goes back when it expires.
+    worker.reserve(first + second, NOON, ahead=True)
+    assert RateBucket.objects.get(key=f"channel:{channel.pk}:60s").tokens == 80
+    worker.give_back(NOON, everything=True)
+    assert RateBucket.objects.get(key=f"channel:{channel.pk}:60s").tokens == 90  # ten calls were made
+
+
 def test_a_batch_reservation_takes_only_what_is_there(channel, monkeypatch):
     limit_fake(monkeypatch, RateLimit("channel", 20, 60.0))
     buckets = ratelimit.buckets(channel.pk, FakeNetwork())
