@@ -38,7 +38,7 @@ class PostIdField(models.BigAutoField):
     happened yet are removed, and nobody outside the Sandbox has seen their ids."""
 
     def db_type_suffix(self, connection: Any) -> str | None:
-        return None if connection.vendor == "sqlite" else super().db_type_suffix(connection)
+        return None if connection.vendor == "sqlite" else super().db_type_suffix(connection)  # type: ignore[misc]
 
 
 class SandboxAccount(models.Model):
