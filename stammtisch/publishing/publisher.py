@@ -192,7 +192,8 @@ def _claim_skip_locked(
             [*params, limit],
         )
         candidates += [(due_at, int(pk), str(state)) for due_at, pk, state in cursor.fetchall()]
-    chosen = sorted(candidates)[:limit]
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)  # (a leased row without a due time sorts last, as in SQL)
+    chosen = sorted(candidates, key=lambda c: (c[0] is None, c[0] or oldest, c[1]))[:limit]
     if chosen:
         in_chosen, ids = db.any_of("id", [pk for _due, pk, _state in chosen])
         cursor.execute(
