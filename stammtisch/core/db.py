@@ -16,6 +16,8 @@ from typing import Any, TypeVar, cast
 from django.conf import settings
 from django.db import connection, models
 
+from stammtisch.core.sqlite.base import _qmark
+
 M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
 Converters = tuple[tuple[int, Any, tuple[Converter, ...]], ...]
@@ -81,13 +83,6 @@ def any_of(column: str, values: Iterable[Any], kind: str = "bigint") -> tuple[st
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s::{kind}[])", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
-
-
-@functools.lru_cache(maxsize=256)
-def _qmark(statement: str) -> str:
-    """`%s` placeholders as the sqlite3 driver's `?` (our own statements: no literal `%` or `?`)."""
-    assert "%%" not in statement and "?" not in statement, statement
-    return statement.replace("%s", "?")
 
 
 def write_one(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
