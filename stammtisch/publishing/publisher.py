@@ -81,8 +81,7 @@ def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def _db_time(value: dt.datetime) -> Any:
-    return db.db_time(value)
+_db_time = db.db_time  # a time stamp as the driver takes it
 
 
 PENDING_STATES = (State.SCHEDULED, State.RETRY_WAIT)  # never sent: may still be cancelled
