@@ -129,3 +129,8 @@ def test_a_tiny_run_end_to_end_prints_one_json_line_with_every_field():
     assert result["per_second"] == pytest.approx(20 / result["seconds"], rel=rounding + 0.002)
     assert result["baseline_per_second"] > 0
     assert result["ratio"] == pytest.approx(result["per_second"] / result["baseline_per_second"], abs=0.001)
+
+
+def test_the_clock_waits_for_every_state_that_is_not_final():
+    final = set(scenario.FINAL_STATES)
+    assert set(publish.UNFINISHED_STATES) == {state for state in Delivery.State.values if state not in final}

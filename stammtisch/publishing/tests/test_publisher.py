@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from stammtisch.core.actions import Actor
@@ -288,6 +289,38 @@ def test_claims_come_in_batches(cast, channel, fake_network, frozen):
     claims = publisher.claim("w1", limit=2)
     assert len(claims) == 2
     assert publisher.run_once("w1", limit=2) == 3  # the two claimed above are w1's until the lease ends
+
+
+def test_on_sqlite_the_publisher_finds_claimed_rows_by_id(cast, channel, fake_network, frozen):
+    """Without table statistics SQLite planned statements on claimed rows (`id IN (...) AND
+    state = ...`) through an index on `state`: the claim's UPDATE read every scheduled row for
+    every batch (N squared in a burst)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner; PostgreSQL plans with the statistics it keeps")
+    for n in range(20):  # (more ids than SQLite guesses rows per `state` without statistics)
+        schedule(cast, [channel], text=f"Post {n}")
+    statements: list[str] = []
+    connection.ensure_connection()
+    connection.connection.set_trace_callback(statements.append)
+    try:
+        assert publisher.run_once("w1") == 20
+    finally:
+        connection.connection.set_trace_callback(None)
+
+    by_id = [
+        s
+        for s in statements
+        if s.startswith(("SELECT id FROM \"publishing_delivery\"", "UPDATE \"publishing_delivery\""))
+        and " id IN (" in s
+    ]
+    assert any(s.startswith('UPDATE "publishing_delivery" SET state') for s in by_id)  # the claim
+    assert any(s.startswith("SELECT id") for s in by_id)  # the lease checks before calls and after
+    for statement in by_id:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}")
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "USING INTEGER PRIMARY KEY" in plan, (statement, plan)
+        assert " INDEX " not in plan.replace("INTEGER PRIMARY KEY", ""), (statement, plan)
 
 
 def test_two_workers_cannot_claim_the_same_delivery(cast, channel, fake_network, frozen):

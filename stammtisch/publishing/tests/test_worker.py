@@ -8,6 +8,7 @@ import time
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.urls import clear_url_caches, get_resolver
 
 from stammtisch.core.actions import Actor
 from stammtisch.core.worker import Job, PostgresWaiter, Worker
@@ -161,3 +162,18 @@ def test_the_worker_process_exits_0_on_sigterm(tmp_path):
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_starting_worker_loads_the_url_configuration_before_it_says_it_started(monkeypatch, caplog):
+    """The first `reverse` imports every view module: done at start, not while due posts wait."""
+    clear_url_caches()
+    worker = Worker(worker_id="warm", jobs=[])
+    seen = []
+    monkeypatch.setattr(Worker, "tick", lambda self, now=None: seen.append(get_resolver()._populated) or 0)
+    monkeypatch.setattr(Worker, "sleep_seconds", lambda self, now=None: worker.request_stop() or 0.0)
+
+    with caplog.at_level("INFO", logger="stammtisch.worker"):
+        worker.run_forever()
+
+    assert seen == [True]
+    assert "worker warm started" in caplog.text
