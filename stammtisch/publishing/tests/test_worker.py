@@ -164,7 +164,7 @@ def test_the_worker_process_exits_0_on_sigterm(tmp_path):
                 stream.close()
 
 
-def test_a_starting_worker_loads_the_url_configuration_before_it_says_it_started(monkeypatch, caplog):
+def test_a_starting_worker_loads_the_url_configuration_before_it_says_it_started(db, monkeypatch, caplog):
     """The first `reverse` imports every view module: done at start, not while due posts wait."""
     clear_url_caches()
     worker = Worker(worker_id="warm", jobs=[])
