@@ -163,6 +163,39 @@ def test_a_lock_held_too_long_is_given_up_for_sqlites_own(database: Path) -> Non
     assert names(database) == ["written anyway"]
 
 
+@pytest.mark.parametrize("spin", [0.05, 0.0])
+def test_a_waiter_tries_without_sleeping_for_a_moment_then_sleeps_between_tries(
+    database: Path, monkeypatch: pytest.MonkeyPatch, spin: float
+) -> None:
+    stuck = os.open(f"{database}-writer", os.O_RDWR)
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    events: list[tuple[str, float]] = []
+
+    def sleep(seconds: float) -> None:  # the first pause: the holder lets go meanwhile
+        events.append(("sleep", time.monotonic()))
+        fcntl.flock(stuck, fcntl.LOCK_UN)
+
+    monkeypatch.setattr(sqlite_base, "SPIN", spin)
+    monkeypatch.setattr(sqlite_base.time, "sleep", sleep)
+    monkeypatch.setattr(sqlite_base.os, "sched_yield", lambda: events.append(("yield", time.monotonic())))
+    db = wrapper(database)
+    started = time.monotonic()
+
+    db.write_one("INSERT INTO item (name) VALUES (%s)", ["after the wait"])
+
+    kinds = [kind for kind, _at in events]
+    assert kinds.count("sleep") == 1
+    first_sleep = next(at for kind, at in events if kind == "sleep")
+    if spin:
+        assert kinds[0] == "yield" and kinds[-1] == "sleep"  # tried again and again, then slept
+        assert first_sleep - started >= spin
+    else:
+        assert kinds == ["sleep"]  # (one CPU: no spinning)
+    os.close(stuck)
+    db.close()
+    assert names(database) == ["after the wait"]
+
+
 def test_the_log_is_copied_back_after_the_lock_is_released_at_most_every_so_often(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -310,8 +310,7 @@ def test_on_sqlite_the_publisher_finds_claimed_rows_by_id(cast, channel, fake_ne
     by_id = [
         s
         for s in statements
-        if s.startswith(("SELECT id FROM \"publishing_delivery\"", "UPDATE \"publishing_delivery\""))
-        and " id IN (" in s
+        if s.startswith(('SELECT id FROM "publishing_delivery"', 'UPDATE "publishing_delivery"')) and " id IN (" in s
     ]
     assert any(s.startswith('UPDATE "publishing_delivery" SET state') for s in by_id)  # the claim
     assert any(s.startswith("SELECT id") for s in by_id)  # the lease checks before calls and after
