@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
 BATCH_SIZE = 100
-CALLS_PER_TRANSACTION = 50  # first publishes recorded, then stored, in groups this large
+CALLS_PER_TRANSACTION = 100  # first publishes recorded, then stored, in groups this large at most
+GROUP_TIME = dt.timedelta(seconds=2)  # ... and outcomes stored at least this often while calls are slow
 MAX_ATTEMPTS = 8  # network calls (publish and check) per delivery before it fails for good
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
@@ -324,6 +325,8 @@ def process_batch(
     First publishes (a `scheduled` or `retry_wait` row on a healthy channel) go in groups of
     CALLS_PER_TRANSACTION: one transaction records the attempts of the group before any call,
     the calls follow one by one outside any transaction, one transaction stores the outcomes.
+    When calls are slow (a real network takes a second or more), a group ends after GROUP_TIME
+    and the rest goes on in the next one, so published posts show as published within seconds.
     Everything else (checks of unknown outcomes, take-overs, failing channels, the last attempt)
     goes through `process()`, one at a time.
     """
@@ -373,13 +376,17 @@ def process_batch(
     short_of = _short_links([loaded[item.delivery_id] for item in ready])  # one query for the batch
     broken: set[int] = set()  # channels that answered with an auth error meanwhile
     limited: dict[int, dt.datetime] = {}  # channels that answered 429, until when
-    for start in range(0, len(ready), CALLS_PER_TRANSACTION):
+    start = 0
+    while start < len(ready):
         group = ready[start : start + CALLS_PER_TRANSACTION]
         deliveries = [loaded[item.delivery_id] for item in group]
-        done = _publish_group(deliveries, worker, now, should_stop, connectors, broken, limited, media_of, short_of)
+        done, given_up = _publish_group(
+            deliveries, worker, now, should_stop, connectors, broken, limited, media_of, short_of
+        )
         processed += done
-        if done < len(group):
-            release(worker, ready[start + done :])
+        start += done
+        if given_up:
+            release(worker, ready[start:])
             return processed
     return processed
 
@@ -477,27 +484,39 @@ def _publish_group(
     limited: dict[int, dt.datetime],
     media_of: dict[int, tuple[MediaItem, ...]],
     short_of: dict[int, str],
-) -> int:
-    """First publishes of a group of deliveries (see `process_batch`). Returns how many were
-    handled; the others were not sent and their attempts are unrecorded again (the caller
-    releases them). A call starts only while at least half of the lease is left, so no other
-    worker can take a row over while its call may still be running. After a 429 the channel's
-    other deliveries of the batch wait, unsent, until the time the network asked for."""
+) -> tuple[int, bool]:
+    """First publishes of a group of deliveries (see `process_batch`). Returns (how many were
+    handled, whether the rest is given up); the others were not sent and their attempts are
+    unrecorded again. A call starts only while at least half of the lease is left, so no other
+    worker can take a row over while its call may still be running: past that (or when
+    `should_stop()`) the rest is given up, and the caller releases it. Past GROUP_TIME the group
+    ends early and the caller goes on with the rest, still leased, in a new group. After a 429
+    the channel's other deliveries of the batch wait, unsent, until the time the network asked
+    for."""
     attempts: dict[int, Attempt] = {}
     lease_until = timezone.now()
+    store_by = lease_until + GROUP_TIME
     outcomes: list[_Outcome] = []
     not_called: list[Attempt] = []
     for index, delivery in enumerate(deliveries):
-        if should_stop() or (index > 0 and timezone.now() > lease_until - LEASE / 2):
-            not_called += [attempts[d.pk] for d in deliveries[index:] if d.pk in attempts]
+        given_up = should_stop() or (index > 0 and timezone.now() > lease_until - LEASE / 2)
+        if given_up or (index > 0 and timezone.now() > store_by):
+            rest = [d for d in deliveries[index:] if d.pk in attempts]
+            not_called += [attempts[d.pk] for d in rest]
+            for unsent in rest:  # unrecorded: counted again when a next group records them
+                unsent.attempts -= 1
             _unrecord(worker, not_called)
             _store(worker, outcomes, now)
-            for outcome in outcomes:  # any worker may post their first comments at once
-                if outcome.first_comment:
-                    _comment_step(outcome.delivery, worker, lease_until=now)
-            return index
+            if given_up:
+                for outcome in outcomes:  # any worker may post their first comments at once
+                    if outcome.first_comment:
+                        _comment_step(outcome.delivery, worker, lease_until=now)
+            else:
+                _first_comments(worker, [o.delivery for o in outcomes if o.first_comment], now, fresh=True)
+            return index, given_up
         if index == 0:
             attempts, lease_until = _start_attempts(deliveries, worker, DeliveryAttempt.Kind.PUBLISH, now)
+            store_by = timezone.now() + GROUP_TIME
         attempt = attempts.get(delivery.pk)
         if attempt is None:
             continue  # lost to another worker before the call: nothing was sent
@@ -521,7 +540,7 @@ def _publish_group(
     _unrecord(worker, not_called)
     _store(worker, outcomes, now)
     _first_comments(worker, [o.delivery for o in outcomes if o.first_comment], now, fresh=True)
-    return len(deliveries)
+    return len(deliveries), False
 
 
 def _rate_limited(channel: Channel, retry_after: float) -> None:

@@ -548,3 +548,33 @@ def test_a_batch_loads_what_the_orm_would_and_sees_a_channel_changed_since_the_l
     assert publisher.run_once("w1") == 1
     assert delivery_of(later).state == State.FAILED
     assert fake_network.publishes() == 1
+
+
+def test_slow_calls_store_what_is_done_every_few_seconds_and_go_on_with_the_rest(
+    cast, channel, fake_network, frozen, monkeypatch
+):
+    """A real network takes a second or more per call: a group of a hundred would show its
+    first posts as published only minutes later. Past GROUP_TIME the group stores what is done
+    and the rest goes on, still leased, in the next group (nothing released, nothing sent twice)."""
+    posts = [schedule(cast, [channel], text=f"Post {n}") for n in range(5)]
+    from stammtisch.publishing.tests.fake import FakeNetwork
+
+    original = FakeNetwork.publish
+    stored_at_call = []
+
+    def slow_publish(self, channel, outgoing, key):
+        stored_at_call.append(Delivery.objects.filter(state=State.PUBLISHED).count())
+        remote = original(self, channel, outgoing, key)
+        frozen.shift(publisher.GROUP_TIME * 0.6)
+        return remote
+
+    monkeypatch.setattr(FakeNetwork, "publish", slow_publish)
+
+    assert publisher.run_once("w1") == 5
+
+    assert stored_at_call == [0, 0, 2, 2, 4]  # stored after every second call
+    assert fake_network.publishes() == 5
+    for post in posts:
+        delivery = delivery_of(post)
+        assert (delivery.state, delivery.attempts, delivery.lease_owner) == (State.PUBLISHED, 1, "")
+        assert [a.outcome for a in delivery.attempt_log.all()] == ["published"]
