@@ -227,17 +227,24 @@ class Worker:
 
         Publishing comes first: while more deliveries are due than one pass takes (a burst of
         scheduled posts), the periodic jobs wait, but never longer than `jobs_max_delay`
-        seconds after their last pass (docs/publishing.md "The worker")."""
+        seconds after their last pass (docs/publishing.md "The worker"). And when a delivery
+        becomes due while the jobs run, the pass ends after the job at hand (unless the jobs
+        have waited `jobs_max_delay` already; at least one job runs each pass): the rest runs in
+        the next pass, after publishing."""
         processed = publisher.run_once(self.worker_id, now=now, should_stop=self.should_stop)
-        if processed and self.clock() - self.jobs_ran_at < self.jobs_max_delay:
-            due = publisher.next_due(now)
-            if due is not None and due <= (now or timezone.now()):
-                return processed  # a backlog: the next pass publishes on at once
+        due = publisher.next_due(now)
+        overdue = self.clock() - self.jobs_ran_at >= self.jobs_max_delay
+        if processed and not overdue and due is not None and due <= (now or timezone.now()):
+            return processed  # a backlog: the next pass publishes on at once
         self.jobs_ran_at = self.clock()
+        ran = 0
         for job in self.jobs:
             if self.should_stop():
                 break
+            if ran and not overdue and due is not None and due <= (now or timezone.now()):
+                break  # a delivery is due: publish first, the other jobs follow in the next pass
             if self.clock() >= job.next_at:
+                ran += 1
                 job.next_at = self.clock() + job.every
                 try:
                     # A failing job leaves nothing half-written.

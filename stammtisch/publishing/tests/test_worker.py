@@ -101,6 +101,50 @@ def test_periodic_jobs_wait_while_a_backlog_is_published_but_not_for_long(
     assert set(Delivery.objects.values_list("state", flat=True)) == {"published"}
 
 
+def test_a_delivery_that_comes_due_while_jobs_run_is_published_before_the_other_jobs(
+    cast, channel, fake_network, frozen
+):
+    schedule(cast, channel, NOON + dt.timedelta(seconds=1))
+    order: list[str] = []
+
+    def slow(now: dt.datetime) -> None:
+        order.append("slow")
+        frozen.shift(dt.timedelta(seconds=2))  # the post came due meanwhile
+
+    worker = Worker(
+        worker_id="w",
+        jobs=[Job("slow", 60.0, slow), Job("other", 60.0, lambda now: order.append("other"))],
+        clock=lambda: 100.0,
+    )
+    worker.jobs_ran_at = 100.0  # a worker that has been running (its first pass runs every job)
+
+    assert worker.tick() == 0
+    assert order == ["slow"]  # the pass ended after the job at hand
+    assert worker.tick() == 1  # published first
+    assert order == ["slow", "other"]  # then the job that waited
+
+
+def test_jobs_that_waited_long_enough_all_run_even_while_deliveries_come_due(cast, channel, fake_network, frozen):
+    schedule(cast, channel, NOON + dt.timedelta(seconds=1))
+    ticks = {"now": 100.0}
+    order: list[str] = []
+
+    def slow(now: dt.datetime) -> None:
+        order.append("slow")
+        frozen.shift(dt.timedelta(seconds=2))
+
+    worker = Worker(
+        worker_id="w",
+        jobs=[Job("slow", 60.0, slow), Job("other", 60.0, lambda now: order.append("other"))],
+        clock=lambda: ticks["now"],
+    )
+    worker.jobs_ran_at = ticks["now"] - worker.jobs_max_delay  # the jobs have waited their longest
+
+    worker.tick()
+
+    assert order == ["slow", "other"]
+
+
 def test_a_stop_request_ends_the_loop(cast, channel, fake_network, frozen):
     schedule(cast, channel, NOON)
     worker = Worker(worker_id="w", jobs=[])
