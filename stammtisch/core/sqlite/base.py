@@ -164,23 +164,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 cursor.execute(statement, params)
                 return cursor.fetchall()
         self.ensure_connection()
-        self._take_writer_lock()
+        begin = f"BEGIN {getattr(self, 'transaction_mode', None) or ''}"  # (all made before the lock)
+        statement = _qmark(statement)
+        cursor = self.connection.cursor()
         try:
             with self.wrap_database_errors:
-                cursor = self.connection.cursor()
+                self._take_writer_lock()
                 try:
-                    cursor.execute(f"BEGIN {getattr(self, 'transaction_mode', None) or ''}")
+                    cursor.execute(begin)
                     try:
-                        cursor.execute(_qmark(statement), params)
+                        cursor.execute(statement, params)
                         rows = cursor.fetchall()
                     except BaseException:
                         cursor.execute("ROLLBACK")
                         raise
                     cursor.execute("COMMIT")
                 finally:
-                    cursor.close()
+                    self._drop_writer_lock()
         finally:
-            self._drop_writer_lock()
+            cursor.close()
         self._checkpoint()
         return rows
 
